@@ -1,2 +1,130 @@
-def main() -> None:
-    pass
+"""The ``livegate`` command line.
+
+Every flag of ``livegate serve`` can also come from the environment as
+``LIVEGATE_`` plus the flag's name in capitals with dashes as underscores
+(``--api-key`` is ``LIVEGATE_API_KEY``). A flag given on the command line wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from livegate import __version__
+from livegate.config import Settings
+
+__all__ = ["main"]
+
+ENV_PREFIX = "LIVEGATE_"
+
+
+@dataclass(frozen=True)
+class _Flag:
+    name: str
+    kind: Callable[[str], Any]
+    help: str
+
+
+_SERVE_FLAGS = (
+    _Flag("host", str, "address to listen on (default 0.0.0.0)"),
+    _Flag("port", int, "port for HTTP and WebSocket (default 8080)"),
+    _Flag("api-key", str, "API key for writes; generated and printed if not set"),
+    _Flag("heartbeat-interval", float, "seconds between client pings the server asks for (15)"),
+    _Flag("heartbeat-timeout", float, "seconds of silence before a connection is closed (45)"),
+    _Flag("history-size", int, "score messages kept per event for resume (1000)"),
+    _Flag("reaction-window", float, "seconds per reaction aggregate (0.5)"),
+    _Flag("reaction-rate", float, "reactions per second per connection (5)"),
+    _Flag("reaction-burst", int, "reaction burst per connection (10)"),
+    _Flag("max-buffer", int, "bytes a viewer's send buffer may hold before 4009 (1048576)"),
+    _Flag("drain-window", float, "seconds over which shutdown spreads the 1012 closes (2)"),
+    _Flag("broker", str, "broker URL (memory://)"),
+    _Flag("store", str, "event store URL (memory://)"),
+    _Flag("log-level", str, "logging level (info)"),
+)
+
+_SETTING_NAMES = {"broker": "broker_url", "store": "store_url"}
+
+
+def _env_name(flag: str) -> str:
+    return ENV_PREFIX + flag.upper().replace("-", "_")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livegate", description="A real-time gateway for live sports events."
+    )
+    parser.add_argument("--version", action="version", version=f"livegate {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="run the gateway", description="Run the gateway. " + __doc__.split("\n\n")[1]
+    )
+    for flag in _SERVE_FLAGS:
+        serve.add_argument(
+            f"--{flag.name}",
+            type=flag.kind,
+            default=None,
+            help=f"{flag.help}; env {_env_name(flag.name)}",
+        )
+    return parser
+
+
+def _resolve(args: argparse.Namespace) -> tuple[Settings, bool, str]:
+    """Settings from flags, then the environment, then the defaults."""
+    values: dict[str, Any] = {}
+    for flag in _SERVE_FLAGS:
+        attr = flag.name.replace("-", "_")
+        value = getattr(args, attr)
+        if value is None and (raw := os.environ.get(_env_name(flag.name))) is not None:
+            try:
+                value = flag.kind(raw)
+            except ValueError:
+                raise SystemExit(
+                    f"livegate: {_env_name(flag.name)}={raw!r} is not a valid {flag.kind.__name__}"
+                ) from None
+        if value is not None:
+            values[_SETTING_NAMES.get(attr, attr)] = value
+    log_level = str(values.pop("log_level", "info"))
+    generated = not values.get("api_key")
+    if generated:
+        values["api_key"] = secrets.token_urlsafe(24)
+    settings = Settings(**values)
+    try:
+        settings.validate()
+    except ValueError as exc:
+        raise SystemExit(f"livegate: {exc}") from None
+    return settings, generated, log_level
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        settings, generated, log_level = _resolve(args)
+        logging.basicConfig(
+            level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        if generated:
+            print(
+                "livegate: no API key configured; generated one for this run:\n\n"
+                f"    {settings.api_key}\n",
+                flush=True,
+            )
+        from livegate.server import run
+
+        _install_uvloop()
+        asyncio.run(run(settings, announce=lambda line: print(line, flush=True)))
+        sys.exit(0)

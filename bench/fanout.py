@@ -1,0 +1,759 @@
+"""Fan-out benchmark: livegate against the bare floor, on one pinned core each.
+
+Run from the repository root::
+
+    .venv/bin/python bench/fanout.py [--n 1000 5000] [--updates 200] [--repeat 3]
+
+For each N and each server kind (``gateway`` is ``python -m livegate serve``,
+``floor`` is ``bench/floor_server.py``), the orchestrator starts the server pinned
+to one core (``taskset -c 0``) and a load process pinned to the other
+(``taskset -c 1``; it is this script with ``--load``). The load process opens N
+raw WebSocket connections that each join one event, publishes through the HTTP
+API and measures:
+
+- **idle KiB/conn**: (server VmRSS with N joined idle connections - VmRSS before
+  them) / N, from ``/proc/<pid>/status``;
+- **deliveries/s** and **server CPU µs/delivery**: a burst of ``--updates``
+  publishes sent back to back (each as soon as the previous one is acked);
+  deliveries are ``score`` messages received, counted over the wall time from
+  the first publish to the last delivery; CPU is utime+stime from
+  ``/proc/<pid>/stat`` across the same span;
+- **p50 / p99 latency**: publish-to-receive at a paced ``--rate`` updates/s, from
+  the ``sent`` timestamp in the payload to the moment a receiver's
+  ``data_received`` sees the frame, on ``--samples`` receivers spread evenly
+  over the connection order.
+
+Each measurement runs ``--repeat`` times (a fresh server each time, gateway and
+floor interleaved) and the table shows the median of each figure. The method
+and a reading of the figures are in ``docs/benchmarks.md``.
+
+The load side is raw sockets with a small frame parser, not an aiohttp client:
+one process on one core must read N x updates frames faster than the server can
+write them, or the benchmark measures the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+import orjson
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+HOST: Final = "127.0.0.1"
+EVENT_ID: Final = "bench-e1"
+API_KEY: Final = "bench-key"
+KINDS: Final = ("gateway", "floor")
+SCORE_PREFIX: Final = b'{"type":"score"'
+JOINED_PREFIX: Final = b'{"type":"joined"'
+WS_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
+
+
+# -- /proc readers -------------------------------------------------------------
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    # The command name may hold spaces or parentheses; fields restart after the last ')'.
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_kib(pid: int) -> int:
+    """VmRSS of a process, in KiB."""
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def raise_nofile_limit() -> int:
+    """Raise the soft open-file limit to the hard limit; return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# -- the load side: a minimal WebSocket client ----------------------------------
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """A masked client-to-server frame (RFC 6455 requires clients to mask)."""
+    mask = os.urandom(4)
+    length = len(payload)
+    if length < 126:
+        header = bytes((0x80 | opcode, 0x80 | length))
+    elif length < 65536:
+        header = bytes((0x80 | opcode, 0x80 | 126)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 0x80 | 127)) + length.to_bytes(8, "big")
+    if not payload:
+        return header + mask
+    repeated = (mask * (length // 4 + 1))[:length]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(
+        length, "big"
+    )
+    return header + mask + masked
+
+
+@dataclass(slots=True)
+class Counters:
+    """Shared by every client of one load process; the loop is single-threaded."""
+
+    score: int = 0
+    joined: int = 0
+    other: int = 0
+    closed: int = 0
+    close_codes: dict[int, int] = field(default_factory=dict)
+    target: int = 0
+    waiter: asyncio.Future[None] | None = None
+    record_latency: bool = False
+    latencies_ns: list[int] = field(default_factory=list)
+
+    def expect(self, deliveries: int, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """Reset the score count and return a future done when it reaches ``deliveries``."""
+        self.score = 0
+        self.target = deliveries
+        self.waiter = loop.create_future()
+        return self.waiter
+
+
+class WSClient(asyncio.Protocol):
+    """One viewer: handshake, join, then count ``score`` frames.
+
+    ``sample`` clients also decode each ``score`` frame for the latency figure;
+    the others only look at the frame's first bytes, so the load process stays
+    cheaper per delivery than the server it measures.
+    """
+
+    __slots__ = ("_accept", "_buf", "_join", "_request", "_upgraded", "c", "ready", "sample", "t")
+
+    def __init__(
+        self,
+        counters: Counters,
+        request: bytes,
+        accept: bytes,
+        join: bytes,
+        sample: bool,
+        ready: asyncio.Future[None],
+    ) -> None:
+        self.c = counters
+        self._request = request
+        self._accept = accept
+        self._join = join
+        self.sample = sample
+        self.ready = ready
+        self._buf = b""
+        self._upgraded = False
+        self.t: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.t = transport
+        transport.write(self._request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.c.closed += 1
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError(f"closed before the handshake: {exc}"))
+
+    def data_received(self, data: bytes) -> None:
+        if self._upgraded:
+            self._frames(data)
+            return
+        buf = self._buf + data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            self._buf = buf
+            return
+        head, rest = buf[:end], buf[end + 4 :]
+        self._buf = b""
+        if not head.startswith(b"HTTP/1.1 101") or self._accept not in head:
+            self.ready.set_exception(ConnectionError(f"handshake refused: {head[:200]!r}"))
+            assert self.t is not None
+            self.t.abort()
+            return
+        self._upgraded = True
+        assert self.t is not None
+        self.t.write(self._join)
+        self.ready.set_result(None)
+        if rest:
+            self._frames(rest)
+
+    def _frames(self, data: bytes) -> None:
+        now = time.perf_counter_ns()
+        buf = self._buf + data if self._buf else data
+        end = len(buf)
+        pos = 0
+        c = self.c
+        while end - pos >= 2:
+            length = buf[pos + 1] & 0x7F
+            start = pos + 2
+            if length == 126:
+                if end - pos < 4:
+                    break
+                length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
+                start = pos + 4
+            elif length == 127:
+                if end - pos < 10:
+                    break
+                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                start = pos + 10
+            stop = start + length
+            if stop > end:
+                break
+            opcode = buf[pos] & 0x0F
+            if opcode == 1:
+                if buf.startswith(SCORE_PREFIX, start):
+                    c.score += 1
+                    if self.sample and c.record_latency:
+                        sent = orjson.loads(buf[start:stop])["data"]["sent"]
+                        c.latencies_ns.append(now - sent)
+                elif buf.startswith(JOINED_PREFIX, start):
+                    c.joined += 1
+                else:
+                    c.other += 1
+            elif opcode == 9 and self.t is not None:  # ping: answer with a pong
+                self.t.write(client_frame(0xA, buf[start:stop]))
+            elif opcode == 8:
+                code = int.from_bytes(buf[start : start + 2], "big") if length >= 2 else 1005
+                c.close_codes[code] = c.close_codes.get(code, 0) + 1
+            pos = stop
+        self._buf = buf[pos:] if pos < end else b""
+        waiter = c.waiter
+        if c.score >= c.target and waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+def handshake(port: int) -> tuple[bytes, bytes]:
+    """An upgrade request and the ``Sec-WebSocket-Accept`` value it must get back."""
+    key = base64.b64encode(os.urandom(16))
+    accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+    request = (
+        b"GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ) % (HOST.encode(), port, key)
+    return request, accept
+
+
+def make_payload(sent_ns: int, i: int) -> bytes:
+    """A cricket ball-by-ball update of about 300 bytes; ``sent`` drives the latency figure."""
+    over, ball = divmod(i, 6)
+    return orjson.dumps(
+        {
+            "sent": sent_ns,
+            "innings": 2,
+            "over": over,
+            "ball": ball + 1,
+            "runs": i % 7,
+            "total": {"runs": 150 + i, "wickets": 3, "overs": f"{over}.{ball + 1}"},
+            "batter": {"name": "S. Mandhana", "runs": 61, "balls": 44},
+            "bowler": {"name": "E. Ecclestone", "overs": "3.2", "runs": 27, "wickets": 1},
+            "commentary": "Full on off stump, driven firmly through extra cover for four.",
+        }
+    )
+
+
+class Publisher:
+    """The scorer: creates the event and posts updates through the HTTP API."""
+
+    def __init__(self, session: aiohttp.ClientSession, port: int) -> None:
+        self._session = session
+        self._base = f"http://{HOST}:{port}/api/events/{EVENT_ID}"
+        self._headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+
+    async def create_event(self) -> None:
+        body = orjson.dumps({"sport": "cricket", "title": "Benchmark XI v Load XI"})
+        async with self._session.put(self._base, data=body, headers=self._headers) as resp:
+            if resp.status not in (200, 201):
+                raise RuntimeError(f"PUT event: {resp.status} {await resp.text()}")
+
+    async def publish(self, payload: bytes) -> int:
+        url = self._base + "/updates"
+        async with self._session.post(url, data=payload, headers=self._headers) as resp:
+            if resp.status != 202:
+                raise RuntimeError(f"publish: {resp.status} {await resp.text()}")
+            seq: int = (await resp.json())["seq"]
+            return seq
+
+
+@dataclass(slots=True)
+class RunResult:
+    """The figures of one run (one server, one N)."""
+
+    kind: str
+    n: int
+    deliveries_per_s: float
+    cpu_us_per_delivery: float
+    p50_ms: float
+    p99_ms: float
+    idle_kib_per_conn: float
+    rss_before_kib: int
+    rss_idle_kib: int
+    rss_after_kib: int
+    burst_deliveries: int
+    burst_expected: int
+    burst_wall_s: float
+    burst_publish_s: float
+    burst_server_cpu_s: float
+    load_cpu_us_per_delivery: float
+    latency_samples: int
+    connect_s: float
+    payload_bytes: int
+    joined: int
+    closed: int
+    close_codes: dict[int, int]
+
+
+async def _connect_all(
+    loop: asyncio.AbstractEventLoop,
+    counters: Counters,
+    port: int,
+    n: int,
+    batch: int,
+    samples: set[int],
+    prefix: str,
+) -> list[WSClient]:
+    clients: list[WSClient] = []
+
+    async def one(i: int) -> WSClient:
+        request, accept = handshake(port)
+        join = client_frame(0x1, orjson.dumps({"id": f"{prefix}{i}", "eventId": EVENT_ID}))
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def factory() -> WSClient:
+            return WSClient(counters, request, accept, join, i in samples, ready)
+
+        _, client = await loop.create_connection(factory, HOST, port)
+        await asyncio.wait_for(ready, 30)
+        return client
+
+    for first in range(0, n, batch):
+        clients += await asyncio.gather(*(one(i) for i in range(first, min(n, first + batch))))
+    return clients
+
+
+async def _wait(waiter: asyncio.Future[None], timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(asyncio.shield(waiter), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+async def run_load(args: argparse.Namespace) -> RunResult:
+    """One run against an already started server: connect, measure, disconnect."""
+    loop = asyncio.get_running_loop()
+    pid: int = args.server_pid
+    n: int = args.n[0]
+    counters = Counters()
+    step = max(1, n // args.samples)
+    samples = set(range(0, n, step)[: args.samples])
+    payload_bytes = len(make_payload(time.perf_counter_ns(), 0))
+
+    async with aiohttp.ClientSession() as session:
+        pub = Publisher(session, args.port)
+        await pub.create_event()
+
+        # Warm up: a few connections that join and leave, so lazily created
+        # server state (imports, buffers, caches) is not charged to the N below.
+        warm = await _connect_all(loop, counters, args.port, 20, 20, set(), "warm")
+        done = counters.expect(len(warm), loop)
+        await pub.publish(make_payload(time.perf_counter_ns(), 0))
+        await _wait(done, 10)
+        for client in warm:
+            assert client.t is not None
+            client.t.close()
+        await asyncio.sleep(args.settle)
+        counters.closed = 0
+
+        rss_before = proc_rss_kib(pid)
+        t0 = time.perf_counter()
+        clients = await _connect_all(loop, counters, args.port, n, args.batch, samples, "u")
+        connect_s = time.perf_counter() - t0
+
+        # Readiness: one update reaches every client, so every join was processed.
+        done = counters.expect(n, loop)
+        await pub.publish(make_payload(time.perf_counter_ns(), 0))
+        if not await _wait(done, 60):
+            raise RuntimeError(f"only {counters.score} of {n} clients got the probe update")
+        await asyncio.sleep(args.settle)
+        rss_idle = proc_rss_kib(pid)
+
+        # Warm-up publishes, not measured.
+        done = counters.expect(n * 10, loop)
+        for i in range(10):
+            await pub.publish(make_payload(time.perf_counter_ns(), i))
+        await _wait(done, 60)
+        await asyncio.sleep(0.5)
+
+        # Burst: each publish as soon as the previous one is acked.
+        expected = n * args.updates
+        done = counters.expect(expected, loop)
+        cpu0 = proc_cpu_seconds(pid)
+        load0 = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.perf_counter()
+        for i in range(args.updates):
+            await pub.publish(make_payload(time.perf_counter_ns(), i))
+        t_pub = time.perf_counter()
+        await _wait(done, 30 + expected * 50e-6)
+        t1 = time.perf_counter()
+        cpu1 = proc_cpu_seconds(pid)
+        load1 = resource.getrusage(resource.RUSAGE_SELF)
+        deliveries = counters.score
+        await asyncio.sleep(args.settle)
+
+        # Latency at a paced rate, on the sampled receivers.
+        counters.latencies_ns.clear()
+        counters.record_latency = True
+        done = counters.expect(n * args.latency_updates, loop)
+        start = time.perf_counter()
+        for i in range(args.latency_updates):
+            delay = start + i / args.rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await pub.publish(make_payload(time.perf_counter_ns(), i))
+        await _wait(done, 30)
+        counters.record_latency = False
+        rss_after = proc_rss_kib(pid)
+
+    for client in clients:
+        if client.t is not None:
+            client.t.abort()
+    latencies = sorted(ns / 1e6 for ns in counters.latencies_ns)
+    server_cpu = cpu1 - cpu0
+    load_cpu = (load1.ru_utime + load1.ru_stime) - (load0.ru_utime + load0.ru_stime)
+    return RunResult(
+        kind=args.kind,
+        n=n,
+        deliveries_per_s=deliveries / (t1 - t0),
+        cpu_us_per_delivery=server_cpu / max(1, deliveries) * 1e6,
+        p50_ms=_percentile(latencies, 0.50),
+        p99_ms=_percentile(latencies, 0.99),
+        idle_kib_per_conn=(rss_idle - rss_before) / n,
+        rss_before_kib=rss_before,
+        rss_idle_kib=rss_idle,
+        rss_after_kib=rss_after,
+        burst_deliveries=deliveries,
+        burst_expected=expected,
+        burst_wall_s=t1 - t0,
+        burst_publish_s=t_pub - t0,
+        burst_server_cpu_s=server_cpu,
+        load_cpu_us_per_delivery=load_cpu / max(1, deliveries) * 1e6,
+        latency_samples=len(latencies),
+        connect_s=connect_s,
+        payload_bytes=payload_bytes,
+        joined=counters.joined,
+        closed=counters.closed,
+        close_codes=counters.close_codes,
+    )
+
+
+def load_main(args: argparse.Namespace) -> None:
+    import uvloop
+
+    raise_nofile_limit()
+    result = uvloop.run(run_load(args))
+    # The orchestrator reads the last line of stdout.
+    print(json.dumps(asdict(result)), flush=True)
+
+
+# -- the orchestrator ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def server_command(kind: str, port: int, extra: Sequence[str]) -> list[str]:
+    if kind == "gateway":
+        return [
+            sys.executable,
+            "-m",
+            "livegate",
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--api-key",
+            API_KEY,
+            "--heartbeat-timeout",
+            "600",
+            "--heartbeat-interval",
+            "300",
+            *extra,
+        ]
+    return [sys.executable, str(ROOT / "bench" / "floor_server.py"), "--host", HOST, "--port", str(port)]
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 30) -> None:
+    """Poll ``PUT /api/events/{id}`` until it answers 200 (both servers serve it)."""
+    body = orjson.dumps({"sport": "cricket", "title": "Benchmark XI v Load XI"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
+        request = urllib.request.Request(
+            f"http://{HOST}:{port}/api/events/{EVENT_ID}",
+            data=body,
+            method="PUT",
+            headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=2) as resp:
+                if resp.status in (200, 201):
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server not ready after {timeout}s:\n{log.read_text()[-2000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def one_run(args: argparse.Namespace, kind: str, n: int, logdir: Path) -> RunResult:
+    port = free_port()
+    log = logdir / f"{kind}-{n}-{port}.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            ["taskset", "-c", args.server_cpu, *server_command(kind, port, args.gateway_arg)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_ready(server, port, log)
+        load_cmd = [
+            "taskset",
+            "-c",
+            args.load_cpu,
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--load",
+            "--kind",
+            kind,
+            "--port",
+            str(port),
+            "--server-pid",
+            str(server.pid),
+            "--n",
+            str(n),
+            "--updates",
+            str(args.updates),
+            "--latency-updates",
+            str(args.latency_updates),
+            "--rate",
+            str(args.rate),
+            "--samples",
+            str(args.samples),
+            "--batch",
+            str(args.batch),
+            "--settle",
+            str(args.settle),
+        ]
+        done = subprocess.run(load_cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0 or server.poll() is not None:
+            raise RuntimeError(
+                f"load exited {done.returncode}, server "
+                f"{'alive' if server.poll() is None else f'exited {server.returncode}'}:\n"
+                f"{done.stderr[-3000:]}\nserver log:\n{log.read_text()[-2000:]}"
+            )
+        raw = json.loads(done.stdout.strip().splitlines()[-1])
+        raw["close_codes"] = {int(k): v for k, v in raw["close_codes"].items()}
+        return RunResult(**raw)
+    finally:
+        stop(server)
+
+
+FIGURES: Final = (
+    "deliveries_per_s",
+    "cpu_us_per_delivery",
+    "p50_ms",
+    "p99_ms",
+    "idle_kib_per_conn",
+    "load_cpu_us_per_delivery",
+)
+
+
+def medians(runs: Sequence[RunResult]) -> dict[str, float]:
+    return {name: statistics.median(getattr(r, name) for r in runs) for name in FIGURES}
+
+
+def render(results: dict[tuple[int, str], list[RunResult]], args: argparse.Namespace) -> str:
+    ns = sorted({n for n, _ in results})
+    kinds = [k for k in args.kinds if any((n, k) in results for n in ns)]
+    lines = [
+        f"Median of {args.repeat} runs; burst of {args.updates} updates; latency at "
+        f"{args.rate:g} updates/s over {args.latency_updates} updates on {args.samples} receivers.",
+        "",
+        "| N | server | deliveries/s | server CPU µs/delivery | p50 ms | p99 ms "
+        "| idle KiB/conn | load CPU µs/delivery |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n in ns:
+        for kind in kinds:
+            if (n, kind) not in results:
+                continue
+            m = medians(results[n, kind])
+            lines.append(
+                f"| {n} | {kind} | {m['deliveries_per_s']:,.0f} | {m['cpu_us_per_delivery']:.2f} "
+                f"| {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['idle_kib_per_conn']:.1f} "
+                f"| {m['load_cpu_us_per_delivery']:.2f} |"
+            )
+    if all((n, k) in results for n in ns for k in KINDS):
+        lines += [
+            "",
+            "| N | CPU/delivery gateway ÷ floor (target ≤ 1.15) "
+            "| gateway idle KiB/conn (target ≤ 16) | idle KiB/conn gateway ÷ floor |",
+            "|---:|---:|---:|---:|",
+        ]
+        for n in ns:
+            g, f = medians(results[n, "gateway"]), medians(results[n, "floor"])
+            cpu_ratio = g["cpu_us_per_delivery"] / f["cpu_us_per_delivery"]
+            idle = g["idle_kib_per_conn"]
+            lines.append(
+                f"| {n} | {cpu_ratio:.3f} {'ok' if cpu_ratio <= 1.15 else 'MISSED'} "
+                f"| {idle:.1f} {'ok' if idle <= 16 else 'MISSED'} "
+                f"| {idle / f['idle_kib_per_conn']:.2f} |"
+            )
+    lines += [
+        "",
+        "Every run (server CPU µs/delivery, idle KiB/conn, deliveries/s, p99 ms):",
+        "",
+    ]
+    for n in ns:
+        for kind in kinds:
+            runs = results.get((n, kind), [])
+            cells = ", ".join(
+                f"{r.cpu_us_per_delivery:.2f} / {r.idle_kib_per_conn:.1f} / "
+                f"{r.deliveries_per_s:,.0f} / {r.p99_ms:.2f}"
+                for r in runs
+            )
+            lines.append(f"- N={n} {kind}: {cells}")
+    return "\n".join(lines)
+
+
+def orchestrate(args: argparse.Namespace) -> None:
+    raise_nofile_limit()
+    # Keep the orchestrator (mostly asleep) off the server's core.
+    with contextlib.suppress(OSError, ValueError):
+        os.sched_setaffinity(0, {int(args.load_cpu)})
+    results: dict[tuple[int, str], list[RunResult]] = {}
+    with tempfile.TemporaryDirectory(prefix="livegate-bench-") as tmp:
+        for n in args.n:
+            for rep in range(args.repeat):
+                for kind in args.kinds:
+                    t0 = time.monotonic()
+                    result = one_run(args, kind, n, Path(tmp))
+                    results.setdefault((n, kind), []).append(result)
+                    incomplete = (
+                        ""
+                        if result.burst_deliveries == result.burst_expected
+                        else f" INCOMPLETE {result.burst_deliveries}/{result.burst_expected}"
+                    )
+                    print(
+                        f"N={n} {kind} run {rep + 1}: {result.cpu_us_per_delivery:.2f} µs/delivery, "
+                        f"{result.deliveries_per_s:,.0f} deliveries/s, "
+                        f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
+                        f"{result.idle_kib_per_conn:.1f} KiB/conn, "
+                        f"load {result.load_cpu_us_per_delivery:.2f} µs/delivery "
+                        f"[{time.monotonic() - t0:.0f}s]{incomplete}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps(
+                {
+                    "args": {k: v for k, v in vars(args).items() if k != "load"},
+                    "runs": [asdict(r) for runs in results.values() for r in runs],
+                },
+                indent=1,
+            )
+        )
+    print(render(results, args))
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Fan-out benchmark: livegate against the bare floor server."
+    )
+    parser.add_argument("--n", type=int, nargs="+", default=[1000, 5000], help="connections")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--updates", type=int, default=200, help="updates in the burst")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--latency-updates", type=int, default=50, help="paced updates")
+    parser.add_argument("--rate", type=float, default=10.0, help="paced updates per second")
+    parser.add_argument("--samples", type=int, default=100, help="receivers timed for latency")
+    parser.add_argument("--batch", type=int, default=200, help="connections opened at once")
+    parser.add_argument("--settle", type=float, default=2.0, help="seconds of quiet between phases")
+    parser.add_argument("--server-cpu", default="0", help="taskset CPU list for the server")
+    parser.add_argument("--load-cpu", default="1", help="taskset CPU list for the load")
+    parser.add_argument(
+        "--gateway-arg",
+        action="append",
+        default=[],
+        help="extra argument for `livegate serve` (repeatable, e.g. --gateway-arg=--log-level=warning)",
+    )
+    parser.add_argument("--json", help="also write every run's figures to this file")
+    # Internal: the load process.
+    parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--kind", default="gateway", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    run: Callable[[argparse.Namespace], None] = load_main if args.load else orchestrate
+    run(args)
+
+
+if __name__ == "__main__":
+    main()

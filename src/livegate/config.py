@@ -1,0 +1,60 @@
+"""Settings of one livegate node, as a small immutable value object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a node is configured with. Times are in seconds, sizes in bytes.
+
+    ``validate()`` raises ``ValueError`` naming the first bad setting; the CLI
+    calls it so a typo fails at start rather than at the first viewer.
+    """
+
+    host: str = "0.0.0.0"
+    port: int = 8080
+    api_key: str = ""
+    heartbeat_interval: float = 15.0
+    heartbeat_timeout: float = 45.0
+    history_size: int = 1000
+    reaction_window: float = 0.5
+    reaction_rate: float = 5.0
+    reaction_burst: int = 10
+    max_buffer: int = 1024 * 1024
+    drain_window: float = 2.0
+    broker_url: str = "memory://"
+    store_url: str = "memory://"
+    viewers_interval: float = 1.0
+    max_update_size: int = 64 * 1024
+    max_comment_samples: int = 20
+    message_rate: float = 20.0
+    """Inbound messages per second per connection (all types), the general flood guard."""
+    message_burst: int = 40
+    abuse_limit: int = 30
+    """Refused messages (net of the refill rate) before a connection is closed with 4008."""
+    bad_input_limit: int = 10
+    """Bad frames in a row before a connection is closed with 1008."""
+    idempotency_keys: int = 10_000
+    """Idempotency keys remembered per event (oldest forgotten first)."""
+
+    def validate(self) -> None:
+        if not 0 < self.port < 65536 and self.port != 0:
+            raise ValueError("port must be 0 to 65535")
+        if self.heartbeat_interval <= 0:
+            raise ValueError("heartbeat interval must be positive")
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ValueError("heartbeat timeout must be longer than the interval")
+        if self.history_size < 1:
+            raise ValueError("history size must be at least 1")
+        if self.reaction_window <= 0:
+            raise ValueError("reaction window must be positive")
+        if self.reaction_rate <= 0 or self.reaction_burst < 1:
+            raise ValueError("reaction rate must be positive and burst at least 1")
+        if self.max_buffer < 1024:
+            raise ValueError("max buffer must be at least 1024 bytes")
+        if self.drain_window < 0:
+            raise ValueError("drain window must not be negative")

@@ -1,0 +1,481 @@
+"""The node: joins, score fan-out, reactions, heartbeat and viewer counts.
+
+The gateway owns the hub, the broker, the event store and the metrics, and
+runs the node's timers (heartbeat sweep, reaction windows, viewer counts) as
+three tasks in all, never a task per connection. It knows nothing of aiohttp:
+the server gives it each connection's transport and a closer.
+
+Message flow: an update accepted by :meth:`Gateway.publish` is stored (seq,
+snapshot, history), encoded once, and published on the broker; the broker calls
+:meth:`Gateway._on_broker_message` on every node with viewers of the event, and
+the hub writes the same framed bytes to each local viewer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import orjson
+
+from livegate import protocol
+from livegate.broker import Broker, open_broker
+from livegate.config import Settings
+from livegate.connection import Closer, Connection
+from livegate.hub import Hub
+from livegate.liveness import LivenessTracker
+from livegate.metrics import Metrics
+from livegate.protocol import CloseCode, ErrorCode, ProtocolError
+from livegate.ratelimit import TokenBucket
+from livegate.reactions import ReactionWindow
+from livegate.store import AppendResult, EventInfo, EventStore, open_store
+
+__all__ = ["Clock", "Gateway", "SystemClock"]
+
+log = logging.getLogger(__name__)
+
+MAX_EVENTS = 10_000
+"""Events one store holds; creating more is refused."""
+
+
+class Clock(Protocol):
+    """Where the gateway reads time; tests may pass their own."""
+
+    def monotonic(self) -> float: ...
+
+    def time_ms(self) -> int:
+        """Wall-clock milliseconds since the Unix epoch (for message ``ts``)."""
+        ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+class Gateway:
+    """One livegate node.
+
+    Callers must ``await start()`` before use and ``await close()`` at the end.
+    The server calls ``connect`` for each accepted WebSocket, ``handle_text`` /
+    ``handle_binary`` for each frame (one at a time per connection, in order),
+    and ``disconnect`` exactly once when the connection is gone.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        broker: Broker | None = None,
+        store: EventStore | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.node_id = uuid.uuid4().hex[:12]
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.broker = broker or open_broker(settings.broker_url)
+        self.store = store or open_store(
+            settings.store_url,
+            history_size=settings.history_size,
+            idempotency_keys=settings.idempotency_keys,
+            max_events=MAX_EVENTS,
+        )
+        self.hub = Hub(on_slow=self._on_slow)
+        self.metrics = Metrics(viewers=self._local_viewer_counts)
+        self.liveness: LivenessTracker[Connection] = LivenessTracker()
+        self.draining = False
+        self._connections: set[Connection] = set()
+        self._subscribed: set[str] = set()
+        self._subscription_lock = asyncio.Lock()
+        self._windows: dict[str, ReactionWindow] = {}
+        self._ended: set[str] = set()
+        self._viewers_sent: dict[str, int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._out = {kind: self.metrics.messages_out.labels(kind) for kind in _SERVER_TYPES}
+        heartbeat = settings.heartbeat_interval, settings.heartbeat_timeout
+        self._heartbeat_ms = (round(heartbeat[0] * 1000), round(heartbeat[1] * 1000))
+        self._handlers: dict[type, Callable[[Connection, Any, float], Awaitable[None]]] = {
+            protocol.Join: self._join,
+            protocol.Reaction: self._react,
+            protocol.Ping: self._ping,
+            protocol.Leave: self._leave_message,
+        }
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.broker.start(self._on_broker_message)
+        settings = self.settings
+        sweep = min(1.0, max(0.02, settings.heartbeat_timeout / 10))
+        self._tasks = [
+            asyncio.create_task(self._every(sweep, self._sweep_silent), name="heartbeat-sweep"),
+            asyncio.create_task(
+                self._every(settings.reaction_window, self._flush_reactions), name="reactions"
+            ),
+            asyncio.create_task(
+                self._every(settings.viewers_interval, self._send_viewer_counts), name="viewers"
+            ),
+        ]
+
+    async def drain(self, window: float) -> None:
+        """Close every connection with 1012, spread evenly over ``window`` seconds.
+
+        Spreading the closes keeps the clients' reconnects from arriving at
+        the next node as one storm.
+        """
+        self.draining = True
+        connections = list(self._connections)
+        self.rng.shuffle(connections)
+        steps = max(1, min(len(connections), int(window * 20)))
+        for step in range(steps):
+            for conn in connections[step::steps]:
+                self.close_connection(conn, CloseCode.SERVICE_RESTART, "restart", "server restart")
+            if step < steps - 1:
+                await asyncio.sleep(window / steps)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.broker.close()
+        await self.store.close()
+
+    async def _every(self, interval: float, tick: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await tick()
+            except Exception:  # a timer must survive one bad tick
+                log.exception("timer %s failed", tick.__name__)
+
+    # -- connections -------------------------------------------------------------
+
+    def connect(self, transport: asyncio.WriteTransport, closer: Closer) -> Connection:
+        """Register a new WebSocket connection and start its heartbeat clock."""
+        settings = self.settings
+        now = self.clock.monotonic()
+        conn = Connection(
+            transport,
+            closer,
+            max_buffer=settings.max_buffer,
+            message_bucket=TokenBucket(settings.message_rate, settings.message_burst, now),
+            reaction_bucket=TokenBucket(settings.reaction_rate, settings.reaction_burst, now),
+            abuse_bucket=TokenBucket(settings.reaction_rate, settings.abuse_limit, now),
+            on_slow=self._on_slow,
+        )
+        self._connections.add(conn)
+        self.liveness.touch(conn, now)
+        self.metrics.connections.inc()
+        self.metrics.connections_opened.inc()
+        return conn
+
+    async def disconnect(self, conn: Connection) -> None:
+        """Forget a connection that is gone (called once, whatever closed it)."""
+        conn.closed = True
+        self.liveness.forget(conn)
+        if conn in self._connections:
+            self._connections.discard(conn)
+            self.metrics.connections.dec()
+        if conn.event_id is not None:
+            await self._leave(conn)
+
+    def close_connection(self, conn: Connection, code: int, reason: str, message: str) -> None:
+        """Close ``conn`` with ``code`` now; it gets no more messages."""
+        if conn.closed:
+            return
+        if conn.event_id is not None:
+            self.hub.remove(conn.event_id, conn)
+        self.liveness.forget(conn)
+        self.metrics.closes.labels(reason).inc()
+        conn.close(code, message)
+
+    def _on_slow(self, conn: Connection) -> None:
+        self.close_connection(conn, CloseCode.SLOW_CONSUMER, "slow_consumer", "slow consumer")
+
+    def _send(self, conn: Connection, kind: str, payload: bytes) -> None:
+        conn.send(payload)
+        self._out[kind].inc()
+
+    # -- inbound messages ------------------------------------------------------
+
+    async def handle_text(self, conn: Connection, text: str | bytes) -> None:
+        """Handle one client text frame (already within the size limit)."""
+        if conn.closed:
+            return
+        now = self.clock.monotonic()
+        self.liveness.touch(conn, now)
+        if not conn.message_bucket.take(now):
+            self._rate_limited(conn, now, "too many messages; slow down")
+            return
+        try:
+            message = protocol.parse_client_frame(text)
+        except ProtocolError as exc:
+            self.metrics.messages_in.labels("invalid").inc()
+            self._bad_input(conn, exc.code, exc.message)
+            return
+        self.metrics.messages_in.labels(_CLIENT_TYPES[type(message)]).inc()
+        await self._handlers[type(message)](conn, message, now)
+
+    def handle_binary(self, conn: Connection) -> None:
+        """A binary frame: the protocol is text only, so close with 1003."""
+        self.metrics.messages_in.labels("binary").inc()
+        self.close_connection(
+            conn, CloseCode.UNSUPPORTED_DATA, "binary_frame", "binary frames are not supported"
+        )
+
+    def handle_alive(self, conn: Connection) -> None:
+        """Any other inbound frame (a WebSocket ping or pong) also counts as alive."""
+        if not conn.closed:
+            self.liveness.touch(conn, self.clock.monotonic())
+
+    def _error(self, conn: Connection, code: str, message: str) -> None:
+        self.metrics.errors.labels(code).inc()
+        self._send(conn, "error", protocol.encode_error(code, message))
+
+    def _bad_input(self, conn: Connection, code: str, message: str) -> None:
+        self._error(conn, code, message)
+        conn.bad_streak += 1
+        if conn.bad_streak >= self.settings.bad_input_limit:
+            self.close_connection(
+                conn, CloseCode.POLICY_VIOLATION, "bad_input", "too much bad input in a row"
+            )
+
+    def _rate_limited(self, conn: Connection, now: float, message: str) -> None:
+        self._error(conn, ErrorCode.RATE_LIMITED, message)
+        if not conn.abuse_bucket.take(now):
+            self.close_connection(conn, CloseCode.RATE_LIMIT, "rate_limit", "rate limit abuse")
+
+    async def _ping(self, conn: Connection, message: protocol.Ping, now: float) -> None:
+        conn.bad_streak = 0
+        self._send(conn, "pong", protocol.encode_pong(message.t, self.clock.time_ms()))
+
+    async def _leave_message(self, conn: Connection, message: protocol.Leave, now: float) -> None:
+        if conn.event_id is None:
+            self._bad_input(conn, ErrorCode.NOT_JOINED, "leave needs a joined event")
+            return
+        conn.bad_streak = 0
+        await self._leave(conn)
+
+    async def _join(self, conn: Connection, message: protocol.Join, now: float) -> None:
+        event_id = message.event_id
+        if self.draining:
+            return
+        if await self.store.get_event(event_id) is None:
+            self._bad_input(conn, ErrorCode.UNKNOWN_EVENT, f"no event {event_id!r}")
+            return
+        conn.bad_streak = 0
+        if conn.event_id is not None:
+            await self._leave(conn)
+        conn.user_id = message.id
+        conn.event_id = event_id
+        # Buffer the event's messages for this connection before reading its
+        # state, so nothing published while we read is lost (dropped by seq below).
+        self.hub.add_pending(event_id, conn)
+        await self._ensure_subscribed(event_id)
+        resume = await self.store.since(event_id, message.since)
+        live, _peak = await self.store.set_viewers(
+            event_id, self.node_id, self.hub.count(event_id) + 1
+        )
+        if conn.closed or conn.event_id != event_id:
+            return
+        # From here to the end nothing awaits, so `joined` is the first message
+        # the connection gets and the buffered ones follow in order.
+        buffered = self.hub.promote(event_id, conn)
+        info = resume.event
+        if info.status == "ended":
+            self._ended.add(event_id)
+        self._send(
+            conn,
+            "joined",
+            protocol.encode_joined(
+                event_id=event_id,
+                sport=info.sport,
+                title=info.title,
+                status=info.status,
+                seq=info.seq,
+                viewers=live,
+                snapshot_json=info.snapshot,
+                heartbeat_interval_ms=self._heartbeat_ms[0],
+                heartbeat_timeout_ms=self._heartbeat_ms[1],
+                recovered=resume.recovered if message.since is not None else None,
+                missed=resume.missed,
+            ),
+        )
+        for payload in buffered:
+            seq = _score_seq(payload)
+            if seq is not None and seq <= info.seq:
+                continue  # already in `missed` or the snapshot
+            self._send(conn, _message_type(payload), payload)
+        self.metrics.joins.inc()
+
+    async def _leave(self, conn: Connection) -> None:
+        event_id = conn.event_id
+        if event_id is None:
+            return
+        conn.event_id = None
+        self.hub.remove(event_id, conn)
+        await self.store.set_viewers(event_id, self.node_id, self.hub.count(event_id))
+        await self._maybe_unsubscribe(event_id)
+
+    async def _ensure_subscribed(self, event_id: str) -> None:
+        async with self._subscription_lock:
+            if event_id not in self._subscribed:
+                await self.broker.subscribe(event_id)
+                self._subscribed.add(event_id)
+
+    async def _maybe_unsubscribe(self, event_id: str) -> None:
+        async with self._subscription_lock:
+            if event_id in self._subscribed and not self.hub.has_members(event_id):
+                self._subscribed.discard(event_id)
+                self._ended.discard(event_id)
+                await self.broker.unsubscribe(event_id)
+
+    async def _react(self, conn: Connection, message: protocol.Reaction, now: float) -> None:
+        event_id, user_id = conn.event_id, conn.user_id
+        if event_id is None or user_id is None:
+            self._bad_input(conn, ErrorCode.NOT_JOINED, "join an event before reacting")
+            return
+        if message.id is not None and message.id != user_id:
+            self._bad_input(conn, ErrorCode.ID_MISMATCH, "'id' must equal the id you joined with")
+            return
+        conn.bad_streak = 0
+        if event_id in self._ended:
+            self.metrics.reactions.labels("refused").inc()
+            self._error(conn, ErrorCode.EVENT_ENDED, "the event has ended")
+            return
+        if not conn.reaction_bucket.take(now):
+            self.metrics.reactions.labels("refused").inc()
+            self._rate_limited(conn, now, "too many reactions; slow down")
+            return
+        self.metrics.reactions.labels("accepted").inc()
+        window = self._windows.get(event_id)
+        if window is None:
+            window = self._windows[event_id] = ReactionWindow(
+                self.settings.max_comment_samples, self.rng
+            )
+        window.add(user_id, message.emoji, message.comment)
+
+    # -- timers ------------------------------------------------------------------
+
+    async def _sweep_silent(self) -> None:
+        now = self.clock.monotonic()
+        for conn in self.liveness.expired(now, self.settings.heartbeat_timeout):
+            self.close_connection(
+                conn, CloseCode.HEARTBEAT_TIMEOUT, "heartbeat", "heartbeat timeout"
+            )
+
+    async def _flush_reactions(self) -> None:
+        window_ms = round(self.settings.reaction_window * 1000)
+        for event_id, window in list(self._windows.items()):
+            if not window:
+                if not self.hub.has_members(event_id):
+                    del self._windows[event_id]
+                continue
+            counts, comments = window.drain()
+            await self.broker.publish(
+                event_id, protocol.encode_reactions(event_id, window_ms, counts, comments)
+            )
+
+    async def _send_viewer_counts(self) -> None:
+        sent = self._viewers_sent
+        for event_id in list(sent):
+            if not self.hub.count(event_id):
+                del sent[event_id]
+        for event_id in list(self.hub.events()):
+            live, _peak = await self.store.set_viewers(
+                event_id, self.node_id, self.hub.count(event_id)
+            )
+            if sent.get(event_id) != live:
+                sent[event_id] = live
+                self._fan_out(event_id, protocol.encode_viewers(event_id, live), "viewers")
+
+    def _local_viewer_counts(self) -> list[tuple[str, int]]:
+        return [(event_id, self.hub.count(event_id)) for event_id in self.hub.events()]
+
+    # -- fan-out -----------------------------------------------------------------
+
+    def _on_broker_message(self, channel: str, payload: bytes) -> None:
+        kind = _message_type(payload)
+        if kind == "ended":
+            self._ended.add(channel)
+        self._fan_out(channel, payload, kind)
+
+    def _fan_out(self, event_id: str, payload: bytes, kind: str) -> None:
+        delivered = self.hub.broadcast(event_id, payload)
+        if delivered:
+            self.metrics.deliveries.inc(delivered)
+            counter = self._out.get(kind)
+            if counter is not None:
+                counter.inc(delivered)
+
+    # -- the HTTP API's operations -------------------------------------------------
+
+    async def put_event(
+        self, event_id: str, sport: str | None, title: str | None, meta: dict[str, Any]
+    ) -> tuple[EventInfo, bool]:
+        return await self.store.put_event(event_id, sport, title, meta, self.clock.time_ms())
+
+    async def get_event(self, event_id: str) -> EventInfo | None:
+        return await self.store.get_event(event_id)
+
+    async def list_events(self) -> list[EventInfo]:
+        return await self.store.list_events()
+
+    async def publish(
+        self, event_id: str, data_json: bytes, idempotency_key: str | None
+    ) -> AppendResult:
+        """Store and fan out one update. Raises UnknownEvent or EventEnded.
+
+        A duplicate (same idempotency key) returns the first seq and sends nothing.
+        """
+        started = self.clock.monotonic()
+        result = await self.store.append(event_id, data_json, self.clock.time_ms(), idempotency_key)
+        if not result.duplicate:
+            self.metrics.updates.inc()
+            await self.broker.publish(event_id, result.message)
+            self.metrics.publish_latency.observe(self.clock.monotonic() - started)
+        return result
+
+    async def end_event(self, event_id: str) -> EventInfo:
+        """Mark the event ended and tell its viewers. Raises UnknownEvent."""
+        info, changed = await self.store.end(event_id, self.clock.time_ms())
+        if changed:
+            await self._flush_reactions()
+            await self.broker.publish(event_id, protocol.encode_ended(event_id))
+        return info
+
+
+_CLIENT_TYPES: dict[type, str] = {
+    protocol.Join: "join",
+    protocol.Reaction: "reaction",
+    protocol.Ping: "ping",
+    protocol.Leave: "leave",
+}
+_SERVER_TYPES = ("joined", "score", "reactions", "viewers", "pong", "error", "ended")
+_TYPE_START = len(b'{"type":"')
+
+
+def _message_type(payload: bytes) -> str:
+    """The ``type`` of an encoded server message (always its first key)."""
+    return payload[_TYPE_START : payload.index(b'"', _TYPE_START)].decode()
+
+
+def _score_seq(payload: bytes) -> int | None:
+    """The seq of an encoded ``score`` message, or None for any other message."""
+    if not payload.startswith(b'{"type":"score"'):
+        return None
+    seq: int = orjson.loads(payload)["seq"]
+    return seq

@@ -1,0 +1,54 @@
+"""Reaction aggregation for one event over one time window, pure.
+
+Whatever the input rate, a window produces one aggregate: counts per emoji and
+a uniform random sample of at most ``max_comments`` comments (reservoir
+sampling, so memory stays bounded and every comment has the same chance).
+"""
+
+from __future__ import annotations
+
+import random
+
+__all__ = ["MAX_DISTINCT_EMOJI", "ReactionWindow"]
+
+MAX_DISTINCT_EMOJI = 64
+"""Distinct emoji kept per window; the rarest newcomers past this are counted as "other"."""
+
+OTHER = "other"
+
+
+class ReactionWindow:
+    """Accumulates reactions until ``drain()``; bounded in memory."""
+
+    __slots__ = ("_rng", "_seen_comments", "comments", "counts", "max_comments")
+
+    def __init__(self, max_comments: int, rng: random.Random) -> None:
+        self.max_comments = max_comments
+        self._rng = rng
+        self.counts: dict[str, int] = {}
+        self.comments: list[dict[str, str]] = []
+        self._seen_comments = 0
+
+    def add(self, user_id: str, emoji: str, comment: str | None) -> None:
+        counts = self.counts
+        if emoji not in counts and len(counts) >= MAX_DISTINCT_EMOJI:
+            emoji = OTHER
+        counts[emoji] = counts.get(emoji, 0) + 1
+        if comment:
+            self._seen_comments += 1
+            item = {"id": user_id, "emoji": emoji, "comment": comment}
+            if len(self.comments) < self.max_comments:
+                self.comments.append(item)
+            else:
+                slot = self._rng.randrange(self._seen_comments)
+                if slot < self.max_comments:
+                    self.comments[slot] = item
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def drain(self) -> tuple[dict[str, int], list[dict[str, str]]]:
+        """Return the window's counts and comment sample and start a new window."""
+        counts, comments = self.counts, self.comments
+        self.counts, self.comments, self._seen_comments = {}, [], 0
+        return counts, comments

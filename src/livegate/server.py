@@ -1,0 +1,346 @@
+"""The HTTP and WebSocket server: the only module that knows aiohttp.
+
+One port serves the WebSocket at ``/ws``, the JSON API under ``/api``,
+``/healthz``, ``/metrics`` and ``/``. Every API error is JSON,
+``{"error": {"code", "message"}}``, with a fitting status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from livegate import __version__, protocol
+from livegate.config import Settings
+from livegate.gateway import Gateway
+from livegate.metrics import CONTENT_TYPE
+from livegate.protocol import CloseCode
+from livegate.store import EventEnded, EventInfo, StoreFull, UnknownEvent
+
+__all__ = ["create_app", "run"]
+
+log = logging.getLogger(__name__)
+
+GATEWAY_KEY = web.AppKey("gateway", Gateway)
+MAX_EVENT_BODY = 8 * 1024
+MAX_IDEMPOTENCY_KEY = 256
+MAX_TITLE = 200
+SPORT_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+CLOSE_HANDSHAKE_TIMEOUT = 2.0
+SLOW_CLOSE_GRACE = 1.0
+"""Seconds a slow consumer's socket may take to flush its close frame before it is aborted."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """An API failure with an HTTP status and a machine code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _error_response(status: int, code: str, message: str) -> web.Response:
+    return web.Response(
+        status=status,
+        body=orjson.dumps({"error": {"code": code, "message": message}}),
+        content_type="application/json",
+    )
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+_STATUS_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    400: "bad_request",
+}
+
+
+@web.middleware
+async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _error_response(exc.status, exc.code, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _STATUS_CODES.get(exc.status, "http_error")
+        return _error_response(exc.status, code, exc.reason)
+
+
+def _gateway(request: web.Request) -> Gateway:
+    return request.app[GATEWAY_KEY]
+
+
+def _require_api_key(request: web.Request) -> None:
+    expected = _gateway(request).settings.api_key.encode()
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    # compare_digest runs in time independent of where the strings differ.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+        raise ApiError(
+            401, "unauthorized", "missing or wrong API key (Authorization: Bearer <key>)"
+        )
+
+
+def _event_id(request: web.Request) -> str:
+    event_id = request.match_info["event_id"]
+    if not protocol.valid_event_id(event_id):
+        raise ApiError(
+            400, "bad_event_id", "event id must be 1 to 128 letters, digits or '-', '_', '.', ':'"
+        )
+    return event_id
+
+
+async def _read_json_object(request: web.Request, limit: int) -> tuple[dict[str, Any], bytes]:
+    """The body as a JSON object and its compact encoding; at most ``limit`` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "too_large", f"body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(limit + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"body is larger than {limit} bytes")
+    try:
+        body = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_json", "body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "not_an_object", "body must be a JSON object")
+    return body, orjson.dumps(body)
+
+
+def _event_json(info: EventInfo, *, snapshot: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "eventId": info.event_id,
+        "sport": info.sport,
+        "title": info.title,
+        "status": info.status,
+        "seq": info.seq,
+        "viewers": info.viewers,
+        "peakViewers": info.peak_viewers,
+        "createdAt": info.created_at,
+        "updatedAt": info.updated_at,
+        "meta": info.meta,
+    }
+    if snapshot:
+        body["snapshot"] = orjson.Fragment(info.snapshot) if info.snapshot else None
+    return body
+
+
+# -- API handlers ------------------------------------------------------------------
+
+
+async def put_event(request: web.Request) -> web.Response:
+    _require_api_key(request)
+    event_id = _event_id(request)
+    body, _ = await _read_json_object(request, MAX_EVENT_BODY)
+    sport = body.pop("sport", None)
+    title = body.pop("title", None)
+    if sport is not None and (not isinstance(sport, str) or not SPORT_PATTERN.fullmatch(sport)):
+        raise ApiError(400, "bad_field", "'sport' must be a lowercase word such as 'cricket'")
+    if title is not None and (not isinstance(title, str) or not 0 < len(title) <= MAX_TITLE):
+        raise ApiError(400, "bad_field", f"'title' must be a string of 1 to {MAX_TITLE} characters")
+    gateway = _gateway(request)
+    if sport is None and await gateway.get_event(event_id) is None:
+        raise ApiError(400, "missing_field", "'sport' is required to create an event")
+    try:
+        info, created = await gateway.put_event(event_id, sport, title, body)
+    except StoreFull as exc:
+        raise ApiError(507, "store_full", str(exc)) from None
+    return _json(_event_json(info), status=201 if created else 200)
+
+
+async def publish_update(request: web.Request) -> web.Response:
+    _require_api_key(request)
+    event_id = _event_id(request)
+    gateway = _gateway(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ApiError(
+            400,
+            "bad_idempotency_key",
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+        )
+    _, data_json = await _read_json_object(request, gateway.settings.max_update_size)
+    try:
+        result = await gateway.publish(event_id, data_json, key)
+    except UnknownEvent:
+        raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
+    except EventEnded:
+        raise ApiError(409, "event_ended", f"event {event_id!r} has ended") from None
+    return _json({"seq": result.seq, "ts": result.ts, "duplicate": result.duplicate}, status=202)
+
+
+async def end_event(request: web.Request) -> web.Response:
+    _require_api_key(request)
+    event_id = _event_id(request)
+    try:
+        info = await _gateway(request).end_event(event_id)
+    except UnknownEvent:
+        raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
+    return _json(_event_json(info))
+
+
+async def list_events(request: web.Request) -> web.Response:
+    events = await _gateway(request).list_events()
+    return _json({"events": [_event_json(info, snapshot=False) for info in events]})
+
+
+async def get_event(request: web.Request) -> web.Response:
+    event_id = _event_id(request)
+    info = await _gateway(request).get_event(event_id)
+    if info is None:
+        raise ApiError(404, "unknown_event", f"no event {event_id!r}")
+    return _json(_event_json(info))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    gateway = _gateway(request)
+    if gateway.draining:
+        return _json({"status": "draining"}, status=503)
+    return _json({"status": "ok", "version": __version__, "node": gateway.node_id})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        body=_gateway(request).metrics.render(), headers={"Content-Type": CONTENT_TYPE}
+    )
+
+
+async def index(request: web.Request) -> web.Response:
+    return _json(
+        {
+            "service": "livegate",
+            "version": __version__,
+            "websocket": "/ws",
+            "api": "/api/events",
+            "docs": "docs/protocol.md in the repository",
+        }
+    )
+
+
+# -- WebSocket ---------------------------------------------------------------------
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    gateway = _gateway(request)
+    if gateway.draining:
+        raise ApiError(503, "draining", "server is restarting; reconnect elsewhere")
+    ws = web.WebSocketResponse(
+        max_msg_size=protocol.MAX_CLIENT_FRAME,
+        autoping=False,
+        compress=False,
+        decode_text=False,
+        timeout=CLOSE_HANDSHAKE_TIMEOUT,
+    )
+    await ws.prepare(request)
+    transport = request.transport
+    assert transport is not None
+    conn = gateway.connect(transport, _closer(ws, transport))
+    try:
+        async for message in ws:
+            kind = message.type
+            if kind is WSMsgType.TEXT:
+                await gateway.handle_text(conn, message.data)
+            elif kind is WSMsgType.BINARY:
+                gateway.handle_binary(conn)
+            elif kind is WSMsgType.PING:
+                gateway.handle_alive(conn)
+                await ws.pong(message.data)
+            elif kind is WSMsgType.PONG:
+                gateway.handle_alive(conn)
+            elif kind is WSMsgType.ERROR:
+                break
+    finally:
+        await gateway.disconnect(conn)
+    return ws
+
+
+_close_tasks: set[asyncio.Task[Any]] = set()
+
+
+def _closer(ws: web.WebSocketResponse, transport: asyncio.Transport) -> Callable[[int, str], None]:
+    def close(code: int, reason: str) -> None:
+        if code == CloseCode.SLOW_CONSUMER:
+            # The socket is backed up: do not wait on it. Queue the close frame
+            # behind what is buffered, then abort if it has not flushed soon.
+            transport.write(protocol.frame_close(code, reason))
+            transport.close()
+            asyncio.get_running_loop().call_later(SLOW_CLOSE_GRACE, transport.abort)
+            return
+        task = asyncio.create_task(ws.close(code=code, message=reason.encode()))
+        _close_tasks.add(task)
+        task.add_done_callback(_close_tasks.discard)
+
+    return close
+
+
+# -- app and process -----------------------------------------------------------------
+
+
+def create_app(gateway: Gateway) -> web.Application:
+    """The aiohttp application for ``gateway`` (which the caller starts and closes)."""
+    app = web.Application(
+        middlewares=[_errors_as_json], client_max_size=gateway.settings.max_update_size + 1024
+    )
+    app[GATEWAY_KEY] = gateway
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", index)
+    app.router.add_get("/api/events", list_events)
+    app.router.add_get("/api/events/{event_id}", get_event)
+    app.router.add_put("/api/events/{event_id}", put_event)
+    app.router.add_post("/api/events/{event_id}/updates", publish_update)
+    app.router.add_post("/api/events/{event_id}/end", end_event)
+    return app
+
+
+async def run(settings: Settings, *, announce: Callable[[str], None] = print) -> None:
+    """Serve until SIGTERM or SIGINT, then drain and return.
+
+    On a signal: stop accepting, close every viewer with 1012 spread over
+    ``settings.drain_window``, wait briefly for the closes, and clean up.
+    """
+    gateway = Gateway(settings)
+    await gateway.start()
+    app = create_app(gateway)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=4096, reuse_address=True)
+    await site.start()
+    announce(f"livegate {__version__} listening on http://{settings.host}:{settings.port}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        announce("livegate: shutting down, draining viewers")
+        await site.stop()
+        await gateway.drain(settings.drain_window)
+        if _close_tasks:
+            await asyncio.wait(list(_close_tasks), timeout=CLOSE_HANDSHAKE_TIMEOUT)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+        await gateway.close()
+    announce("livegate: stopped")
