@@ -53,7 +53,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final, cast
 
 import aiohttp
 import orjson
@@ -172,9 +172,9 @@ class WSClient(asyncio.Protocol):
         self.t: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.t = transport
-        transport.write(self._request)
+        # uvloop's TCPTransport does not subclass asyncio.Transport, so cast.
+        self.t = cast(asyncio.Transport, transport)
+        self.t.write(self._request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.c.closed += 1

@@ -179,7 +179,7 @@ def parse_client_frame(text: str | bytes) -> ClientMessage:
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in str(exc).lower():
+        if "depth limit" in str(exc) or "recursion" in str(exc):
             raise ProtocolError(ErrorCode.TOO_DEEP, "JSON nests too deeply") from None
         raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
     if not isinstance(obj, dict):
