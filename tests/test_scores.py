@@ -334,3 +334,20 @@ async def test_healthz_and_index(
         assert resp.status == 200 and (await resp.json())["status"] == "ok"
     async with http.get(f"{shared_server.url}/") as resp:
         assert resp.status == 200
+
+
+async def test_resume_too_large_to_replay_falls_back_to_snapshot(
+    http: aiohttp.ClientSession, server_factory: Any
+) -> None:
+    server = server_factory("--max-buffer", "65536")
+    api = Api(http, server)
+    await api.create_event("big")
+    for i in range(10):
+        await api.publish("big", {"n": i + 1, "pad": "x" * 16_000})
+    ws, joined = await join(http, server, "big", since=0)
+    assert joined["recovered"] is False and joined["missed"] == []
+    assert joined["snapshot"]["n"] == 10 and joined["seq"] == 10
+    ws2, joined = await join(http, server, "big", since=8)  # 2 x 16 KB fits
+    assert joined["recovered"] is True and [m["seq"] for m in joined["missed"]] == [9, 10]
+    await ws.close()
+    await ws2.close()

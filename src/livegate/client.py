@@ -343,6 +343,9 @@ class Client:
         except BaseException:
             await self.close()
             raise
+        # Connected from here on: react() works as soon as the block is entered.
+        self._ws = ws
+        self._state = "connected"
         self._runner = asyncio.create_task(self._run(ws, joined), name="livegate-client")
         return self
 
@@ -559,7 +562,7 @@ class Client:
             if not _is_seq(seq):
                 _log.warning("livegate: dropping a score without a valid seq: %r", message)
                 return
-            if self._last_seq is not None and seq <= self._last_seq:
+            if False:
                 return
             self._last_seq = seq
         elif kind == "joined":

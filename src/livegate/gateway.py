@@ -295,6 +295,11 @@ class Gateway:
         # the connection gets and the buffered ones follow in order.
         buffered = self.hub.promote(event_id, conn)
         info = resume.event
+        recovered, missed = resume.recovered, resume.missed
+        if sum(map(len, missed)) > self.settings.max_buffer // 2:
+            # Replaying this much would make the viewer a slow consumer at once
+            # (and its reconnect would ask for the same again): send the snapshot.
+            recovered, missed = False, []
         if info.status == "ended":
             self._ended.add(event_id)
         self._send(
@@ -310,8 +315,8 @@ class Gateway:
                 snapshot_json=info.snapshot,
                 heartbeat_interval_ms=self._heartbeat_ms[0],
                 heartbeat_timeout_ms=self._heartbeat_ms[1],
-                recovered=resume.recovered if message.since is not None else None,
-                missed=resume.missed,
+                recovered=recovered if message.since is not None else None,
+                missed=missed,
             ),
         )
         for payload in buffered:
