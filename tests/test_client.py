@@ -102,6 +102,7 @@ def joined_text(
 ) -> str:
     return protocol.encode_joined(
         event_id=FAKE_EVENT,
+        epoch="fake-epoch",
         sport="chess",
         title="Fake",
         status="live",
@@ -469,7 +470,13 @@ async def test_resume_yields_missed_scores_then_live_ones_once(fake: Any) -> Non
         ]
         assert [m["data"] for m in messages[1:]] == [{"n": seq} for seq in (1, 2, 3, 4, 5)]
         assert server.joins[0] == {"type": "join", "id": "fan", "eventId": FAKE_EVENT}
-        assert server.joins[1] == {"type": "join", "id": "fan", "eventId": FAKE_EVENT, "since": 2}
+        assert server.joins[1] == {
+            "type": "join",
+            "id": "fan",
+            "eventId": FAKE_EVENT,
+            "since": 2,
+            "epoch": "fake-epoch",
+        }
         assert client.reconnects == 1
         assert client.joined is not None and client.joined["recovered"] is True
 

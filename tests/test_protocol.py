@@ -22,6 +22,24 @@ def test_untyped_join_is_the_spec_shape() -> None:
 def test_typed_join_with_since_and_token() -> None:
     frame = '{"type":"join","id":"u1","eventId":"ipl:2024-1","since":7,"token":"t"}'
     assert protocol.parse_client_frame(frame) == Join("u1", "ipl:2024-1", since=7, token="t")
+    with_epoch = '{"id":"u1","eventId":"m","since":3,"epoch":"ab12"}'
+    assert protocol.parse_client_frame(with_epoch) == Join("u1", "m", since=3, epoch="ab12")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        Join("u1", "m1"),
+        Join("u1", "m1", since=4, token="tok", epoch="e"),
+        Reaction("🏏"),
+        Reaction(":)", "nice", "u1"),
+        Ping(),
+        Ping("x"),
+        Leave(),
+    ],
+)
+def test_encode_client_round_trips(message: protocol.ClientMessage) -> None:
+    assert protocol.parse_client_frame(protocol.encode_client(message)) == message
 
 
 def test_untyped_reaction_is_the_spec_shape() -> None:
@@ -68,6 +86,8 @@ def test_ping_and_leave() -> None:
         ('{"emoji": "x", "comment": "bell\\u0007"}', ErrorCode.BAD_FIELD),
         ('{"emoji": "x", "comment": "rtl\\u202e"}', ErrorCode.BAD_FIELD),
         ('{"type": "ping", "t": {"a": 1}}', ErrorCode.BAD_FIELD),
+        ('{"id": "u", "eventId": "m", "epoch": 7}', ErrorCode.BAD_FIELD),
+        ('{"id": "u", "eventId": "m", "epoch": ""}', ErrorCode.BAD_FIELD),
         ('{"a": {"b": {"c": {"d": {}}}}}', ErrorCode.TOO_DEEP),
         ("[" * 2000 + "]" * 2000, ErrorCode.TOO_DEEP),
     ],
@@ -105,6 +125,7 @@ def test_score_message_splices_payload_verbatim() -> None:
 def test_joined_without_and_with_resume() -> None:
     common = dict(
         event_id="m1",
+        epoch="e1",
         sport="cricket",
         title="T",
         status="scheduled",

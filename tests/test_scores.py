@@ -91,7 +91,7 @@ async def test_scores_fan_out_to_every_viewer_in_seq_order(
     results = await asyncio.gather(*(api.publish(event_id, {"n": i}) for i in range(30)))
     assert sorted(r["seq"] for r in results) == list(range(1, 31))
     for ws in viewers:
-        seqs = []
+        seqs: list[int] = []
         while len(seqs) < 30:
             message = await recv_json(ws)
             if message["type"] == "score":
@@ -351,3 +351,30 @@ async def test_resume_too_large_to_replay_falls_back_to_snapshot(
     assert joined["recovered"] is True and [m["seq"] for m in joined["missed"]] == [9, 10]
     await ws.close()
     await ws2.close()
+
+
+async def test_resume_across_a_restart_is_not_mistaken_for_recovery(
+    http: aiohttp.ClientSession, server_factory: Any
+) -> None:
+    server = server_factory()
+    api = Api(http, server)
+    await api.create_event("m")
+    await api.publish("m", {"old": 1})
+    await api.publish("m", {"old": 2})
+    ws, joined = await join(http, server, "m")
+    old_epoch = joined["epoch"]
+    assert isinstance(old_epoch, str) and old_epoch
+    await ws.close()
+    assert server.stop() == 0
+    server.start()  # same port, empty memory store
+    await api.create_event("m")
+    for i in range(3):
+        await api.publish("m", {"new": i + 1})
+    ws, joined = await join(http, server, "m", since=2, epoch=old_epoch)
+    assert joined["epoch"] != old_epoch
+    assert joined["recovered"] is False and joined["missed"] == []
+    assert joined["seq"] == 3 and joined["snapshot"] == {"new": 3}
+    await ws.close()
+    ws, joined = await join(http, server, "m", since=2, epoch=joined["epoch"])
+    assert joined["recovered"] is True and [m["data"] for m in joined["missed"]] == [{"new": 3}]
+    await ws.close()

@@ -5,13 +5,12 @@ Usage::
     from livegate.client import connect
 
     async with connect("ws://127.0.0.1:8080/ws", id="fan-1", event_id="final") as client:
-        async for message in client:
-            if message["type"] == "score":
-                render(message["data"])
-            elif message["type"] == "joined":
-                reset(message["snapshot"])  # first message, and after a lost resume
-        ...
         await client.react("🔥", comment="what a catch")
+        async for message in client:
+            if message["type"] == "joined":
+                reset(message["snapshot"])  # first message, and after a lost resume
+            elif message["type"] == "score":
+                render(message["data"])
 
 Contract:
 
@@ -29,7 +28,12 @@ Contract:
 - A reconnect joins with ``since=last_seq``. If the server recovers, the scores
   missed meanwhile are yielded in order and the ``joined`` is not; if it cannot,
   the new ``joined`` (carrying the current snapshot) is yielded so the
-  application can reset its state.
+  application can reset its state, and ``last_seq`` restarts from its ``seq``. A
+  join refused on a reconnect (``unknown_event`` while a restarted server has
+  not yet recreated the event) is retried like a network error.
+- The resume also sends the ``epoch`` of the last ``joined``, so a server whose
+  history of the event started again (a restart with the memory store) answers
+  ``recovered: false`` even when it has counted past ``last_seq`` again.
 - Iteration yields decoded server messages as dicts: ``joined``, ``score``,
   ``reactions``, ``viewers``, ``ended`` and ``error``; ``pong`` is consumed. Within
   one server history every ``score`` is yielded once, in increasing ``seq``; a
@@ -72,11 +76,10 @@ from livegate.protocol import (
     ClientMessage,
     CloseCode,
     Join,
-    Leave,
     Ping,
     ProtocolError,
     Reaction,
-    encode,
+    encode_client,
     parse_client_frame,
 )
 
@@ -301,6 +304,7 @@ class Client:
         self._runner: asyncio.Task[None] | None = None
         self._last_seq: int | None = None
         self._joined: dict[str, Any] | None = None
+        self._epoch: str | None = None
         self._reconnects = 0
         self._done = False
         self._error: BaseException | None = None
@@ -367,6 +371,8 @@ class Client:
         and :class:`ConnectionRefusedByServer` (once queued messages are consumed)
         when the server closed with a no-retry code.
         """
+        if not self._entered:
+            raise RuntimeError("iterate inside 'async with connect(...) as client'")
         if not (self._done and self._queue.empty()):
             item = await self._queue.get()
             if not isinstance(item, _End):
@@ -423,7 +429,13 @@ class Client:
         assert self._session is not None
         ws: aiohttp.ClientWebSocketResponse | None = None
         join = _encode_client(
-            Join(id=self._user_id, event_id=self._event_id, since=since, token=self._token)
+            Join(
+                id=self._user_id,
+                event_id=self._event_id,
+                since=since,
+                token=self._token,
+                epoch=self._epoch if since is not None else None,
+            )
         )
         try:
             async with asyncio.timeout(self._open_timeout):
@@ -520,6 +532,7 @@ class Client:
                     msg = await ws.receive(timeout=timeout)
                 except TimeoutError:
                     _log.warning("livegate: server silent for %.3f s; reconnecting", timeout)
+                    await self._close_ws(ws, wait=False)  # it will not answer a handshake
                     return
                 if msg.type is aiohttp.WSMsgType.TEXT:
                     message = _decode(msg.data)
@@ -540,6 +553,8 @@ class Client:
 
     async def _accept_joined(self, joined: dict[str, Any], *, resumed: bool) -> None:
         self._joined = joined
+        epoch = joined.get("epoch")
+        self._epoch = epoch if isinstance(epoch, str) else None
         if resumed and joined.get("recovered") is True:
             missed = joined.get("missed")
             for message in missed if isinstance(missed, list) else ():
@@ -562,7 +577,7 @@ class Client:
             if not _is_seq(seq):
                 _log.warning("livegate: dropping a score without a valid seq: %r", message)
                 return
-            if False:
+            if self._last_seq is not None and seq <= self._last_seq:
                 return
             self._last_seq = seq
         elif kind == "joined":
@@ -598,10 +613,14 @@ class Client:
         """Send ``text`` unchecked. For tests of the server's handling of bad input."""
         await self._send(text)
 
-    async def _close_ws(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        # Bounded: a dead peer never answers the close handshake.
+    async def _close_ws(self, ws: aiohttp.ClientWebSocketResponse, *, wait: bool = True) -> None:
+        """Send a 1000 close and wait for the server's up to ``close_timeout`` (0 unless ``wait``).
+
+        A close cut short by the timeout aborts the transport (aiohttp does so when
+        ``close`` is cancelled), so this never hangs on a dead peer.
+        """
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(self._close_timeout):
+            async with asyncio.timeout(self._close_timeout if wait else 0):
                 await ws.close(code=_NORMAL_CLOSURE)
 
     def _finish(self, error: BaseException | None) -> None:
@@ -621,26 +640,8 @@ def _encode_client(message: ClientMessage) -> str:
 
     Raises :class:`InvalidMessage` if the server would refuse it.
     """
-    obj: dict[str, Any]
-    match message:
-        case Join(id=user_id, event_id=event_id, since=since, token=token):
-            obj = {"type": "join", "id": user_id, "eventId": event_id}
-            if since is not None:
-                obj["since"] = since
-            if token is not None:
-                obj["token"] = token
-        case Reaction(emoji=emoji, comment=comment, id=user_id):
-            obj = {"type": "reaction", "emoji": emoji}
-            if comment is not None:
-                obj["comment"] = comment
-            if user_id is not None:
-                obj["id"] = user_id
-        case Ping(t=t):
-            obj = {"type": "ping"} if t is None else {"type": "ping", "t": t}
-        case Leave():
-            obj = {"type": "leave"}
     try:
-        text = encode(obj).decode()
+        text = encode_client(message).decode()
         parse_client_frame(text)
     except ProtocolError as exc:
         raise InvalidMessage(exc.code, exc.message) from None

@@ -296,7 +296,10 @@ class Gateway:
         buffered = self.hub.promote(event_id, conn)
         info = resume.event
         recovered, missed = resume.recovered, resume.missed
-        if sum(map(len, missed)) > self.settings.max_buffer // 2:
+        if message.epoch is not None and message.epoch != info.epoch:
+            # The client's seqs belong to another history of this event.
+            recovered, missed = False, []
+        elif sum(map(len, missed)) > self.settings.max_buffer // 2:
             # Replaying this much would make the viewer a slow consumer at once
             # (and its reconnect would ask for the same again): send the snapshot.
             recovered, missed = False, []
@@ -307,6 +310,7 @@ class Gateway:
             "joined",
             protocol.encode_joined(
                 event_id=event_id,
+                epoch=info.epoch,
                 sport=info.sport,
                 title=info.title,
                 status=info.status,

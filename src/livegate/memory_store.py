@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from itertools import islice
@@ -50,6 +51,7 @@ class MemoryStore:
                 raise StoreFull(f"the store holds {self._max_events} events already")
             info = EventInfo(
                 event_id=event_id,
+                epoch=secrets.token_hex(8),
                 sport=sport or "generic",
                 title=title or event_id,
                 status="scheduled",

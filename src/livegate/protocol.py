@@ -41,6 +41,7 @@ __all__ = [
     "ProtocolError",
     "Reaction",
     "encode",
+    "encode_client",
     "encode_ended",
     "encode_error",
     "encode_joined",
@@ -65,6 +66,7 @@ MAX_EVENT_ID_LEN: Final = 128
 MAX_EMOJI_LEN: Final = 16
 MAX_COMMENT_LEN: Final = 280
 MAX_TOKEN_LEN: Final = 2048
+MAX_EPOCH_LEN: Final = 64
 
 
 class CloseCode:
@@ -137,12 +139,18 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Join:
-    """Join (or switch to) an event. ``since`` asks to resume after that seq."""
+    """Join (or switch to) an event.
+
+    ``since`` asks to resume after that seq; ``epoch`` is the ``joined.epoch``
+    the client last saw, so a resume across a reset history is never mistaken
+    for a recovery.
+    """
 
     id: str
     event_id: str
     since: int | None = None
     token: str | None = None
+    epoch: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +249,12 @@ def _parse_join(obj: Mapping[str, Any]) -> Join:
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"'token' must be a string of at most {MAX_TOKEN_LEN}"
         )
-    return Join(id=user_id, event_id=event_id, since=since, token=token)
+    epoch = obj.get("epoch")
+    if epoch is not None and (not isinstance(epoch, str) or not 0 < len(epoch) <= MAX_EPOCH_LEN):
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD, f"'epoch' must be a string of 1 to {MAX_EPOCH_LEN} characters"
+        )
+    return Join(id=user_id, event_id=event_id, since=since, token=token, epoch=epoch)
 
 
 def _parse_reaction(obj: Mapping[str, Any]) -> Reaction:
@@ -353,6 +366,36 @@ def encode(message: Mapping[str, Any]) -> bytes:
     return orjson.dumps(message)
 
 
+def encode_client(message: ClientMessage) -> bytes:
+    """Encode a client message (for SDKs and tests); the inverse of the parser.
+
+    It does not validate: pass the result to :func:`parse_client_frame` to
+    check it as the server will.
+    """
+    obj: dict[str, Any]
+    match message:
+        case Join():
+            obj = {"type": "join", "id": message.id, "eventId": message.event_id}
+            for key, value in (
+                ("since", message.since),
+                ("token", message.token),
+                ("epoch", message.epoch),
+            ):
+                if value is not None:
+                    obj[key] = value
+        case Reaction():
+            obj = {"type": "reaction", "emoji": message.emoji}
+            if message.comment is not None:
+                obj["comment"] = message.comment
+            if message.id is not None:
+                obj["id"] = message.id
+        case Ping():
+            obj = {"type": "ping"} if message.t is None else {"type": "ping", "t": message.t}
+        case Leave():
+            obj = {"type": "leave"}
+    return orjson.dumps(obj)
+
+
 def encode_score(event_id: str, seq: int, ts: int, data_json: bytes) -> bytes:
     """A ``score`` message. ``data_json`` is the publisher's payload, already JSON.
 
@@ -365,6 +408,7 @@ def encode_score(event_id: str, seq: int, ts: int, data_json: bytes) -> bytes:
 def encode_joined(
     *,
     event_id: str,
+    epoch: str,
     sport: str,
     title: str,
     status: str,
@@ -378,13 +422,17 @@ def encode_joined(
 ) -> bytes:
     """A ``joined`` message.
 
-    ``snapshot_json`` is the latest update's payload as JSON (None before the
-    first update). ``recovered`` is given only when the join carried ``since``;
-    ``missed`` is then the encoded ``score`` messages after that seq, in order.
+    ``epoch`` names the event's seq history: it changes when the history is
+    reset (the event recreated, a memory store restarted), so seqs are only
+    comparable within one epoch. ``snapshot_json`` is the latest update's
+    payload as JSON (None before the first update). ``recovered`` is given
+    only when the join carried ``since``; ``missed`` is then the encoded
+    ``score`` messages after that seq, in order.
     """
     head: dict[str, Any] = {
         "type": "joined",
         "eventId": event_id,
+        "epoch": epoch,
         "sport": sport,
         "title": title,
         "status": status,

@@ -58,9 +58,14 @@ class StoreFull(StoreError):
 
 @dataclass(frozen=True, slots=True)
 class EventInfo:
-    """What is known of one event. ``snapshot`` is the latest payload as JSON bytes."""
+    """What is known of one event. ``snapshot`` is the latest payload as JSON bytes.
+
+    ``epoch`` names the event's seq history; a store gives a new one whenever
+    that history starts again (the event created, a memory store restarted).
+    """
 
     event_id: str
+    epoch: str
     sport: str
     title: str
     status: str
