@@ -35,7 +35,9 @@ class Settings:
     """Inbound messages per second per connection (all types), the general flood guard."""
     message_burst: int = 40
     abuse_limit: int = 30
-    """Refused messages (net of the refill rate) before a connection is closed with 4008."""
+    """Refused messages a connection may collect (net of ``abuse_rate``) before 4008."""
+    abuse_rate: float = 1.0
+    """Refused messages per second forgiven: a client just over a limit is not closed."""
     bad_input_limit: int = 10
     """Bad frames in a row before a connection is closed with 1008."""
     idempotency_keys: int = 10_000
@@ -44,6 +46,8 @@ class Settings:
     def validate(self) -> None:
         if not 0 < self.port < 65536 and self.port != 0:
             raise ValueError("port must be 0 to 65535")
+        if not self.api_key:
+            raise ValueError("an API key is required")
         if self.heartbeat_interval <= 0:
             raise ValueError("heartbeat interval must be positive")
         if self.heartbeat_timeout <= self.heartbeat_interval:

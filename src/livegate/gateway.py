@@ -96,6 +96,8 @@ class Gateway:
         self.liveness: LivenessTracker[Connection] = LivenessTracker()
         self.draining = False
         self._connections: set[Connection] = set()
+        self._no_connections = asyncio.Event()
+        self._no_connections.set()
         self._subscribed: set[str] = set()
         self._subscription_lock = asyncio.Lock()
         self._windows: dict[str, ReactionWindow] = {}
@@ -144,6 +146,15 @@ class Gateway:
             if step < steps - 1:
                 await asyncio.sleep(window / steps)
 
+    async def wait_disconnected(self, timeout: float) -> bool:
+        """Wait until every connection is gone; False if ``timeout`` passed first."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._no_connections.wait()
+        except TimeoutError:
+            return False
+        return True
+
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -173,10 +184,11 @@ class Gateway:
             max_buffer=settings.max_buffer,
             message_bucket=TokenBucket(settings.message_rate, settings.message_burst, now),
             reaction_bucket=TokenBucket(settings.reaction_rate, settings.reaction_burst, now),
-            abuse_bucket=TokenBucket(settings.reaction_rate, settings.abuse_limit, now),
+            abuse_bucket=TokenBucket(settings.abuse_rate, settings.abuse_limit, now),
             on_slow=self._on_slow,
         )
         self._connections.add(conn)
+        self._no_connections.clear()
         self.liveness.touch(conn, now)
         self.metrics.connections.inc()
         self.metrics.connections_opened.inc()
@@ -189,6 +201,8 @@ class Gateway:
         if conn in self._connections:
             self._connections.discard(conn)
             self.metrics.connections.dec()
+            if not self._connections:
+                self._no_connections.set()
         if conn.event_id is not None:
             await self._leave(conn)
 
@@ -386,9 +400,11 @@ class Gateway:
                 conn, CloseCode.HEARTBEAT_TIMEOUT, "heartbeat", "heartbeat timeout"
             )
 
-    async def _flush_reactions(self) -> None:
+    async def _flush_reactions(self, only: str | None = None) -> None:
         window_ms = round(self.settings.reaction_window * 1000)
         for event_id, window in list(self._windows.items()):
+            if only is not None and event_id != only:
+                continue
             if not window:
                 if not self.hub.has_members(event_id):
                     del self._windows[event_id]
@@ -462,7 +478,7 @@ class Gateway:
         """Mark the event ended and tell its viewers. Raises UnknownEvent."""
         info, changed = await self.store.end(event_id, self.clock.time_ms())
         if changed:
-            await self._flush_reactions()
+            await self._flush_reactions(only=event_id)
             await self.broker.publish(event_id, protocol.encode_ended(event_id))
         return info
 

@@ -95,7 +95,8 @@ class Metrics:
         )
         self.publish_latency = Histogram(
             "livegate_publish_to_write_seconds",
-            "From an update's acceptance to its last write on this node.",
+            "From an update's acceptance to the return of its broker publish; with the "
+            "memory broker that includes the fan-out to every local viewer.",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=registry,
         )

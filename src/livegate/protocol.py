@@ -76,6 +76,8 @@ class CloseCode:
     """Server going away; reconnect."""
     UNSUPPORTED_DATA: Final = 1003
     """A binary frame was sent; the protocol is text only."""
+    INVALID_DATA: Final = 1007
+    """A text frame was not valid UTF-8 (RFC 6455 requires failing the connection)."""
     POLICY_VIOLATION: Final = 1008
     """Repeated bad input; do not retry."""
     MESSAGE_TOO_BIG: Final = 1009
@@ -505,5 +507,5 @@ def frame_close(code: int, reason: str) -> bytes:
 
     The reason is cut to fit the 125-byte control frame limit.
     """
-    body = code.to_bytes(2, "big") + reason.encode()[:123]
+    body = code.to_bytes(2, "big") + reason.encode()[:123].decode(errors="ignore").encode()
     return bytes((0x88, len(body))) + body

@@ -91,7 +91,11 @@ def _require_api_key(request: web.Request) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     # compare_digest runs in time independent of where the strings differ.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+    if (
+        not expected
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(token.strip().encode(), expected)
+    ):
         raise ApiError(
             401, "unauthorized", "missing or wrong API key (Authorization: Bearer <key>)"
         )
@@ -123,7 +127,10 @@ async def _read_json_object(request: web.Request, limit: int) -> tuple[dict[str,
         raise ApiError(400, "bad_json", "body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "not_an_object", "body must be a JSON object")
-    return body, orjson.dumps(body)
+    try:
+        return body, orjson.dumps(body)
+    except orjson.JSONEncodeError:  # orjson encodes less depth than it decodes
+        raise ApiError(400, "too_deep", "body nests too deeply") from None
 
 
 def _event_json(info: EventInfo, *, snapshot: bool = True) -> dict[str, Any]:
@@ -244,18 +251,21 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if gateway.draining:
         raise ApiError(503, "draining", "server is restarting; reconnect elsewhere")
     ws = web.WebSocketResponse(
-        max_msg_size=protocol.MAX_CLIENT_FRAME,
+        # aiohttp refuses a message whose size reaches max_msg_size, so +1
+        # lets a frame of exactly MAX_CLIENT_FRAME bytes through.
+        max_msg_size=protocol.MAX_CLIENT_FRAME + 1,
         autoping=False,
+        autoclose=False,
         compress=False,
-        decode_text=False,
         timeout=CLOSE_HANDSHAKE_TIMEOUT,
     )
     await ws.prepare(request)
     transport = request.transport
     assert transport is not None
-    conn = gateway.connect(transport, _closer(ws, transport))
+    conn = gateway.connect(transport, _closer(transport))
     try:
-        async for message in ws:
+        while True:
+            message = await ws.receive()
             kind = message.type
             if kind is WSMsgType.TEXT:
                 await gateway.handle_text(conn, message.data)
@@ -266,28 +276,41 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 await ws.pong(message.data)
             elif kind is WSMsgType.PONG:
                 gateway.handle_alive(conn)
-            elif kind is WSMsgType.ERROR:
+            elif kind is WSMsgType.CLOSE:
+                if conn.closed:
+                    transport.close()  # the client answered our close: handshake done
+                else:
+                    await ws.close()  # the client started the close: answer it
+                break
+            else:  # CLOSING, CLOSED, or ERROR (aiohttp has closed with 1007 or 1009)
                 break
     finally:
         await gateway.disconnect(conn)
     return ws
 
 
-_close_tasks: set[asyncio.Task[Any]] = set()
+def _closer(transport: asyncio.Transport) -> Callable[[int, str], None]:
+    """Closes by writing the close frame ourselves.
 
+    aiohttp's ``ws.close()`` from another task would drop the TCP connection
+    right after its close frame, and clients would then often report 1006
+    instead of our code. Here the handler keeps reading until the client's
+    close answer (then it closes the transport), and a timer ends it if the
+    client never answers.
+    """
 
-def _closer(ws: web.WebSocketResponse, transport: asyncio.Transport) -> Callable[[int, str], None]:
     def close(code: int, reason: str) -> None:
-        if code == CloseCode.SLOW_CONSUMER:
-            # The socket is backed up: do not wait on it. Queue the close frame
-            # behind what is buffered, then abort if it has not flushed soon.
-            transport.write(protocol.frame_close(code, reason))
-            transport.close()
-            asyncio.get_running_loop().call_later(SLOW_CLOSE_GRACE, transport.abort)
+        if transport.is_closing():
             return
-        task = asyncio.create_task(ws.close(code=code, message=reason.encode()))
-        _close_tasks.add(task)
-        task.add_done_callback(_close_tasks.discard)
+        transport.write(protocol.frame_close(code, reason))
+        loop = asyncio.get_running_loop()
+        if code == CloseCode.SLOW_CONSUMER:
+            # The socket is backed up: do not wait for an answer behind it.
+            # Flush what is queued, then abort if that takes too long.
+            transport.close()
+            loop.call_later(SLOW_CLOSE_GRACE, transport.abort)
+        else:
+            loop.call_later(CLOSE_HANDSHAKE_TIMEOUT, transport.abort)
 
     return close
 
@@ -334,10 +357,10 @@ async def run(settings: Settings, *, announce: Callable[[str], None] = print) ->
     try:
         await stop.wait()
         announce("livegate: shutting down, draining viewers")
+        gateway.draining = True
         await site.stop()
         await gateway.drain(settings.drain_window)
-        if _close_tasks:
-            await asyncio.wait(list(_close_tasks), timeout=CLOSE_HANDSHAKE_TIMEOUT)
+        await gateway.wait_disconnected(CLOSE_HANDSHAKE_TIMEOUT + 0.5)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
