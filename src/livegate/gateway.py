@@ -343,6 +343,9 @@ class Gateway:
                 continue  # already in `missed` or the snapshot
             self._send(conn, _message_type(payload), payload)
         self.metrics.joins.inc()
+        # The newcomer's count came from `joined`; make the next tick send the
+        # event's count even if it equals the last one sent to the others.
+        self._viewers_sent.pop(event_id, None)
 
     async def _leave(self, conn: Connection) -> None:
         event_id = conn.event_id
