@@ -139,7 +139,7 @@ class Api:
         self.server = server
 
     async def create_event(
-        self, event_id: str, sport: str = "cricket", title: str = "Test match"
+        self, event_id: str, sport: str = "generic", title: str = "Test match"
     ) -> dict[str, Any]:
         async with self.session.put(
             f"{self.server.url}/api/events/{event_id}",

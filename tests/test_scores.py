@@ -170,11 +170,11 @@ async def test_switching_event_on_one_connection(
 ) -> None:
     first, second = new_event_id(), new_event_id()
     await api.create_event(first)
-    await api.create_event(second, "chess", "Kasparov v Topalov")
+    await api.create_event(second, "tennis", "Alcaraz v Sinner")
     ws, _ = await join(http, shared_server, first)
     await ws.send_str(orjson.dumps({"type": "join", "id": "fan", "eventId": second}).decode())
     joined = await recv_type(ws, "joined")
-    assert joined["eventId"] == second and joined["sport"] == "chess"
+    assert joined["eventId"] == second and joined["sport"] == "tennis"
     await api.publish(first, {"old": True})
     await api.publish(second, {"new": True})
     score = await recv_type(ws, "score")
@@ -224,7 +224,7 @@ async def test_event_listing_and_reading(
     http: aiohttp.ClientSession, api: Api, shared_server: LivegateProcess
 ) -> None:
     event_id = new_event_id()
-    created = await api.create_event(event_id, "football", "Final")
+    created = await api.create_event(event_id, "tennis", "Final")
     assert created["status"] == "scheduled" and created["seq"] == 0
     async with http.put(
         f"{shared_server.url}/api/events/{event_id}",
@@ -233,7 +233,7 @@ async def test_event_listing_and_reading(
     ) as resp:
         assert resp.status == 200
         updated = await resp.json()
-    assert updated["title"] == "The Final" and updated["sport"] == "football"
+    assert updated["title"] == "The Final" and updated["sport"] == "tennis"
     assert updated["meta"] == {"venue": "Wembley"}
     ws, _ = await join(http, shared_server, event_id)
     await api.publish(event_id, {"minute": 1})

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from livegate import __version__
+from livegate.cli_tools import add_tool_commands, run_tool
 from livegate.config import Settings
 
 __all__ = ["main"]
@@ -72,26 +73,8 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"{flag.help}; env {_env_name(flag.name)}",
         )
-    watch = commands.add_parser(
-        "watch",
-        help="join an event over WebSocket and print every message (a terminal fan)",
-    )
-    watch.add_argument("event", help="the event id to watch")
-    watch.add_argument(
-        "--url", default="ws://127.0.0.1:8080/ws", help="the gateway's WebSocket URL"
-    )
-    watch.add_argument("--id", default="terminal-fan", help="the viewer id to join with")
+    add_tool_commands(commands)
     return parser
-
-
-async def _watch(url: str, user_id: str, event_id: str) -> None:
-    import orjson
-
-    from livegate.client import connect
-
-    async with connect(url, id=user_id, event_id=event_id) as client:
-        async for message in client:
-            print(orjson.dumps(message).decode(), flush=True)
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Settings, bool, str]:
@@ -147,13 +130,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         _install_uvloop()
         asyncio.run(run(settings, announce=lambda line: print(line, flush=True)))
         sys.exit(0)
-    if args.command == "watch":
-        from livegate.client import ClientError
-
-        _install_uvloop()
-        try:
-            asyncio.run(_watch(args.url, args.id, args.event))
-        except KeyboardInterrupt:
-            pass
-        except ClientError as exc:
-            raise SystemExit(f"livegate watch: {exc}") from None
+    sys.exit(run_tool(args))

@@ -34,14 +34,30 @@ from livegate.metrics import Metrics
 from livegate.protocol import CloseCode, ErrorCode, ProtocolError
 from livegate.ratelimit import TokenBucket
 from livegate.reactions import ReactionWindow
-from livegate.store import AppendResult, EventInfo, EventStore, open_store
+from livegate.sports import FieldError, get_sport
+from livegate.store import (
+    AppendResult,
+    EventEnded,
+    EventInfo,
+    EventStore,
+    UnknownEvent,
+    open_store,
+)
 
-__all__ = ["Clock", "Gateway", "SystemClock"]
+__all__ = ["Clock", "Gateway", "InvalidUpdate", "SystemClock"]
 
 log = logging.getLogger(__name__)
 
 MAX_EVENTS = 10_000
 """Events one store holds; creating more is refused."""
+
+
+class InvalidUpdate(Exception):
+    """The event's sport refused an update; ``errors`` names every offending field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.path}: {e.reason}" for e in errors))
+        self.errors = errors
 
 
 class Clock(Protocol):
@@ -463,14 +479,30 @@ class Gateway:
         return await self.store.list_events()
 
     async def publish(
-        self, event_id: str, data_json: bytes, idempotency_key: str | None
+        self, event_id: str, data: dict[str, Any], data_json: bytes, idempotency_key: str | None
     ) -> AppendResult:
-        """Store and fan out one update. Raises UnknownEvent or EventEnded.
+        """Validate, store and fan out one update (``data_json`` is ``data`` encoded).
 
-        A duplicate (same idempotency key) returns the first seq and sends nothing.
+        Raises UnknownEvent, EventEnded, or InvalidUpdate when the event's sport
+        refuses the payload. A retry with a remembered idempotency key returns
+        the first seq (``duplicate=True``) and sends nothing, before any check.
         """
         started = self.clock.monotonic()
-        result = await self.store.append(event_id, data_json, self.clock.time_ms(), idempotency_key)
+        store = self.store
+        if idempotency_key is not None and (
+            seen := await store.find_idempotent(event_id, idempotency_key)
+        ):
+            return seen
+        info = await store.get_event(event_id)
+        if info is None:
+            raise UnknownEvent(event_id)
+        if info.status == "ended":
+            raise EventEnded(event_id)
+        previous = orjson.loads(info.snapshot) if info.snapshot else None
+        errors = get_sport(info.sport).validate(data, previous)
+        if errors:
+            raise InvalidUpdate(errors)
+        result = await store.append(event_id, data_json, self.clock.time_ms(), idempotency_key)
         if not result.duplicate:
             self.metrics.updates.inc()
             await self.broker.publish(event_id, result.message)

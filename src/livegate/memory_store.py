@@ -84,11 +84,8 @@ class MemoryStore:
         self, event_id: str, data_json: bytes, now: int, idempotency_key: str | None
     ) -> AppendResult:
         event = self._get(event_id)
-        if idempotency_key is not None:
-            seen = event.idempotency.get(idempotency_key)
-            if seen is not None:
-                seq, ts, message = seen
-                return AppendResult(seq=seq, ts=ts, message=message, duplicate=True)
+        if idempotency_key is not None and (seen := self._seen(event, idempotency_key)):
+            return seen
         info = event.info
         if info.status == "ended":
             raise EventEnded(event_id)
@@ -103,6 +100,17 @@ class MemoryStore:
             if len(event.idempotency) > self._idempotency_keys:
                 event.idempotency.popitem(last=False)
         return AppendResult(seq=seq, ts=now, message=message)
+
+    async def find_idempotent(self, event_id: str, idempotency_key: str) -> AppendResult | None:
+        return self._seen(self._get(event_id), idempotency_key)
+
+    @staticmethod
+    def _seen(event: _Event, idempotency_key: str) -> AppendResult | None:
+        seen = event.idempotency.get(idempotency_key)
+        if seen is None:
+            return None
+        seq, ts, message = seen
+        return AppendResult(seq=seq, ts=ts, message=message, duplicate=True)
 
     async def since(self, event_id: str, since: int | None) -> Resume:
         event = self._get(event_id)

@@ -12,7 +12,7 @@ import hmac
 import logging
 import re
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -20,7 +20,7 @@ from aiohttp import WSMsgType, web
 
 from livegate import __version__, protocol
 from livegate.config import Settings
-from livegate.gateway import Gateway
+from livegate.gateway import Gateway, InvalidUpdate
 from livegate.metrics import CONTENT_TYPE
 from livegate.protocol import CloseCode
 from livegate.store import EventEnded, EventInfo, StoreFull, UnknownEvent
@@ -44,16 +44,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ApiError(Exception):
     """An API failure with an HTTP status and a machine code."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.fields = status, code, message, fields
 
 
-def _error_response(status: int, code: str, message: str) -> web.Response:
+def _error_response(
+    status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+) -> web.Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if fields is not None:
+        error["fields"] = fields
     return web.Response(
-        status=status,
-        body=orjson.dumps({"error": {"code": code, "message": message}}),
-        content_type="application/json",
+        status=status, body=orjson.dumps({"error": error}), content_type="application/json"
     )
 
 
@@ -74,7 +79,7 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
     try:
         return await handler(request)
     except ApiError as exc:
-        return _error_response(exc.status, exc.code, exc.message)
+        return _error_response(exc.status, exc.code, exc.message, exc.fields)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -185,9 +190,12 @@ async def publish_update(request: web.Request) -> web.Response:
             "bad_idempotency_key",
             f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
         )
-    _, data_json = await _read_json_object(request, gateway.settings.max_update_size)
+    data, data_json = await _read_json_object(request, gateway.settings.max_update_size)
     try:
-        result = await gateway.publish(event_id, data_json, key)
+        result = await gateway.publish(event_id, data, data_json, key)
+    except InvalidUpdate as exc:
+        fields = [error.as_json() for error in exc.errors]
+        raise ApiError(422, "invalid_update", str(exc)[:1000], fields=fields) from None
     except UnknownEvent:
         raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
     except EventEnded:
@@ -336,9 +344,16 @@ def create_app(gateway: Gateway) -> web.Application:
     return app
 
 
-async def run(settings: Settings, *, announce: Callable[[str], None] = print) -> None:
+async def run(
+    settings: Settings,
+    *,
+    announce: Callable[[str], None] = print,
+    while_serving: Callable[[str], Coroutine[Any, Any, None]] | None = None,
+) -> None:
     """Serve until SIGTERM or SIGINT, then drain and return.
 
+    ``while_serving(base_url)``, if given, runs as a task once the server
+    listens (the demo's simulated matches) and is cancelled at shutdown.
     On a signal: stop accepting, close every viewer with 1012 spread over
     ``settings.drain_window``, wait briefly for the closes, and clean up.
     """
@@ -354,9 +369,16 @@ async def run(settings: Settings, *, announce: Callable[[str], None] = print) ->
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    side_task: asyncio.Task[None] | None = None
+    if while_serving is not None:
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        side_task = asyncio.create_task(while_serving(f"http://{host}:{settings.port}"))
     try:
         await stop.wait()
         announce("livegate: shutting down, draining viewers")
+        if side_task is not None:
+            side_task.cancel()
+            await asyncio.gather(side_task, return_exceptions=True)
         gateway.draining = True
         await site.stop()
         await gateway.drain(settings.drain_window)

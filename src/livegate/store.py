@@ -119,6 +119,10 @@ class EventStore(Protocol):
         """Accept one update. Raises UnknownEvent or EventEnded."""
         ...
 
+    async def find_idempotent(self, event_id: str, idempotency_key: str) -> AppendResult | None:
+        """The earlier append made with this key (``duplicate=True``), if it is remembered."""
+        ...
+
     async def since(self, event_id: str, since: int | None) -> Resume:
         """The event and, if ``since`` is given, the score messages after it."""
         ...
