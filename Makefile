@@ -1,4 +1,5 @@
-# The two commands a newcomer needs: `make run` and `make test`.
+# The two commands a newcomer needs: `make run` (the gateway with live demo
+# matches) and `make test` (lint, types and the whole test suite).
 # Each creates .venv and installs what it needs on a fresh clone.
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/livegate serve
+	$(BIN)/livegate demo
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench

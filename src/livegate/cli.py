@@ -13,7 +13,7 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,13 +66,21 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="run the gateway", description="Run the gateway. " + __doc__.split("\n\n")[1]
     )
-    for flag in _SERVE_FLAGS:
-        serve.add_argument(
-            f"--{flag.name}",
-            type=flag.kind,
-            default=None,
-            help=f"{flag.help}; env {_env_name(flag.name)}",
-        )
+    demo = commands.add_parser(
+        "demo",
+        help="run the gateway with simulated live matches (cricket, chess, football)",
+        description="Run the gateway and publish simulated live matches to it through its "
+        "own HTTP API, looping forever. Takes every flag of 'serve'.",
+    )
+    demo.add_argument("--seed", type=int, default=2024, help="seed of the simulations (2024)")
+    for command in (serve, demo):
+        for flag in _SERVE_FLAGS:
+            command.add_argument(
+                f"--{flag.name}",
+                type=flag.kind,
+                default=None,
+                help=f"{flag.help}; env {_env_name(flag.name)}",
+            )
     add_tool_commands(commands)
     return parser
 
@@ -114,7 +122,7 @@ def _install_uvloop() -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    if args.command == "serve":
+    if args.command in ("serve", "demo"):
         settings, generated, log_level = _resolve(args)
         logging.basicConfig(
             level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -127,7 +135,29 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         from livegate.server import run
 
+        while_serving = None
+        if args.command == "demo":
+            from livegate.demo import run_matches
+
+            host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+            print(
+                f"livegate demo: live matches at http://{host}:{settings.port}/api/events\n"
+                f"  watch one:  livegate watch demo-cricket --url ws://{host}:{settings.port}/ws\n"
+                f"  API key:    {settings.api_key}",
+                flush=True,
+            )
+            seed = args.seed
+
+            def while_serving(url: str) -> Coroutine[Any, Any, None]:
+                return run_matches(url, settings.api_key, seed=seed)
+
         _install_uvloop()
-        asyncio.run(run(settings, announce=lambda line: print(line, flush=True)))
+        asyncio.run(
+            run(
+                settings,
+                announce=lambda line: print(line, flush=True),
+                while_serving=while_serving,
+            )
+        )
         sys.exit(0)
     sys.exit(run_tool(args))

@@ -135,7 +135,7 @@ def simulate_match(rng: random.Random, home: str, away: str) -> dict[str, Any]:
         {"minute": 0, "kind": "kick_off"},
         *first_half,
         {"minute": 45, "addedTime": added_first, "kind": "half_time"},
-        {"minute": 45, "kind": "kick_off"},
+        {"minute": 46, "kind": "kick_off"},
         *second_half,
         {"minute": 90, "addedTime": added_second, "kind": "full_time"},
     ]
