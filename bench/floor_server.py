@@ -102,6 +102,7 @@ def main() -> None:
             port=args.port,
             print=None,
             access_log=None,
+            backlog=4096,  # as livegate: a batch of 200 connects never overflows it
             loop=uvloop.new_event_loop(),
         )
 
