@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import random
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,8 @@ from livegate.replay.pgn import PLY_SECONDS, load, loads
 from livegate.sports import FieldError, get_sport, known_sports
 from livegate.sports import chess as chess_sport
 from livegate.sports.chess import SPORT
+from tests.sport_helpers import check_sequence as shared_check_sequence
+from tests.sport_helpers import docstring_example, paths
 
 START = chess.STARTING_FEN
 AFTER_E4 = "rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - 0 1"
@@ -57,22 +57,8 @@ def play(*sans: str, start: str = START) -> list[dict[str, Any]]:
     return payloads
 
 
-def paths(errors: list[FieldError]) -> list[str]:
-    return [error.path for error in errors]
-
-
-def docstring_example(doc: str | None) -> Any:
-    """The JSON block after the first ``::`` of a docstring (docs copy it)."""
-    assert doc is not None
-    block = doc[doc.index("::\n") + 3 :].strip("\n").split("\n\n")[0]
-    return json.loads(textwrap.dedent(block))
-
-
 def check_sequence(payloads: list[dict[str, Any]]) -> None:
-    previous = None
-    for data in payloads:
-        assert SPORT.validate(data, previous) == [], data
-        previous = data
+    shared_check_sequence(SPORT, payloads)
 
 
 # -- the sport ---------------------------------------------------------------------

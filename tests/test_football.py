@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ from livegate.replay.timeline import load, loads
 from livegate.sports import FieldError, get_sport, known_sports
 from livegate.sports import football as football_sport
 from livegate.sports.football import SPORT
+from tests.sport_helpers import check_sequence as shared_check_sequence
+from tests.sport_helpers import docstring_example, paths
 
 TEAMS = {"home": "Arsenal", "away": "Chelsea"}
 
@@ -53,22 +54,8 @@ def incident(minute: int, kind: str, home: int = 0, away: int = 0, **extra: Any)
     return {"minute": minute, "kind": kind, "score": {"home": home, "away": away}, **extra}
 
 
-def paths(errors: list[FieldError]) -> list[str]:
-    return [error.path for error in errors]
-
-
-def docstring_example(doc: str | None) -> Any:
-    """The JSON block after the first ``::`` of a docstring (docs copy it)."""
-    assert doc is not None
-    block = doc[doc.index("::\n") + 3 :].strip("\n").split("\n\n")[0]
-    return json.loads(textwrap.dedent(block))
-
-
 def check_sequence(payloads: list[dict[str, Any]]) -> None:
-    previous = None
-    for data in payloads:
-        assert SPORT.validate(data, previous) == [], data
-        previous = data
+    shared_check_sequence(SPORT, payloads)
 
 
 def write(tmp_path: Path, document: object) -> Path:

@@ -8,9 +8,10 @@ timed updates. Converters are pure (they read the file, nothing else) and raise
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Replay", "ReplayError", "ReplayItem"]
+__all__ = ["Replay", "ReplayError", "ReplayItem", "read_replay_file"]
 
 
 class ReplayError(Exception):
@@ -33,3 +34,11 @@ class Replay:
     title: str
     items: list[ReplayItem]
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def read_replay_file(path: str | Path) -> str:
+    """The text of a replay file (UTF-8, a BOM allowed). Raises ReplayError."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReplayError(f"{path}: cannot read: {exc}") from None

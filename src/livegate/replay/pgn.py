@@ -39,7 +39,7 @@ from typing import Any, Final
 import chess
 import chess.pgn
 
-from livegate.replay import Replay, ReplayError, ReplayItem
+from livegate.replay import Replay, ReplayError, ReplayItem, read_replay_file
 from livegate.sports.chess import RESULTS, SPORT
 
 __all__ = ["PLY_SECONDS", "load", "loads"]
@@ -55,11 +55,7 @@ _META_HEADERS: Final = ("Event", "Site", "Date", "Round", "White", "Black")
 
 def load(path: str | Path) -> Replay:
     """Read the first game of the PGN file at ``path``. Raises :class:`ReplayError`."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReplayError(f"{path}: cannot read: {exc}") from None
-    return loads(text, name=str(path))
+    return loads(read_replay_file(path), name=str(path))
 
 
 def loads(text: str, *, name: str = "<pgn>") -> Replay:

@@ -64,7 +64,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-from livegate.replay import Replay, ReplayError, ReplayItem
+from livegate.replay import Replay, ReplayError, ReplayItem, read_replay_file
 from livegate.sports.football import PERIOD_ENDS, SIDES, SPORT
 
 __all__ = ["BREAK_SECONDS", "HALF_TIME_SECONDS", "MINUTE_SECONDS", "load", "loads"]
@@ -82,11 +82,7 @@ _TOP_LEVEL: Final = frozenset({"home", "away", "title", "meta", "incidents"})
 
 def load(path: str | Path) -> Replay:
     """Read the timeline file at ``path``. Raises :class:`ReplayError`."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReplayError(f"{path}: cannot read: {exc}") from None
-    return loads(text, name=str(path))
+    return loads(read_replay_file(path), name=str(path))
 
 
 def loads(text: str, *, name: str = "<timeline>") -> Replay:
