@@ -762,6 +762,19 @@ def render(results: dict[tuple[int, str], list[RunResult]], args: argparse.Names
                 f"| {idle:.1f} {'ok' if idle <= 16 else 'MISSED'} "
                 f"| {statistics.median(mem):.2f} |"
             )
+    if len(ns) >= 2:
+        low, high = ns[0], ns[-1]
+        marginals = []
+        for kind in kinds:
+            paired = zip(results.get((low, kind), []), results.get((high, kind), []), strict=False)
+            marginal = [(h.rss_idle_kib - lo.rss_idle_kib) / (high - low) for lo, h in paired]
+            if marginal:
+                marginals.append(f"{kind} {statistics.median(marginal):.2f}")
+        lines += [
+            "",
+            f"Marginal idle KiB/conn, (RSS with {high} - RSS with {low}) / {high - low}, "
+            f"insensitive to heap slack in the baseline: {', '.join(marginals)}.",
+        ]
     lines += [
         "",
         "Every run (server CPU µs/delivery, idle KiB/conn, deliveries/s, p99 ms):",
