@@ -452,7 +452,7 @@ async def test_mixed_bad_frames_count_towards_the_streak(
         dumps({"type": "join", "id": "fan"}),
         dumps({"emoji": 1}),
         dumps({"id": "other", "emoji": "x"}),
-        dumps({"id": "fan", "eventId": "no-such-event"}),
+        dumps({"id": "fan", "eventId": "x", "since": -1}),
         dumps({"a": {"b": {"c": {"d": {}}}}}),
         "",
         dumps({"emoji": ""}),
@@ -467,7 +467,7 @@ async def test_mixed_bad_frames_count_towards_the_streak(
         ErrorCode.MISSING_FIELD,
         ErrorCode.BAD_FIELD,
         ErrorCode.ID_MISMATCH,
-        ErrorCode.UNKNOWN_EVENT,
+        ErrorCode.BAD_FIELD,
         ErrorCode.TOO_DEEP,
         ErrorCode.BAD_JSON,
         ErrorCode.BAD_FIELD,
@@ -725,3 +725,17 @@ async def test_sigterm_drains_with_1012_spread_over_the_window(
     await asyncio.to_thread(server.proc.wait, 10)
     exit_code = server.stop()
     assert exit_code == 0, server.output.decode(errors="replace")
+
+
+async def test_unknown_event_joins_are_not_bad_input(
+    http: aiohttp.ClientSession, api: Api, shared_server: LivegateProcess
+) -> None:
+    ws = await http.ws_connect(shared_server.ws_url)
+    for _ in range(12):  # more than the bad-input streak: a client waiting for an event
+        await ws.send_str(dumps({"id": "fan", "eventId": "not-created-yet"}))
+        assert (await recv_type(ws, "error"))["code"] == ErrorCode.UNKNOWN_EVENT
+    event_id = new_event_id()
+    await api.create_event(event_id)
+    await ws.send_str(dumps({"id": "fan", "eventId": event_id}))
+    assert (await recv_type(ws, "joined"))["eventId"] == event_id
+    await ws.close()

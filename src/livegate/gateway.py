@@ -304,7 +304,9 @@ class Gateway:
         if self.draining:
             return
         if await self.store.get_event(event_id) is None:
-            self._bad_input(conn, ErrorCode.UNKNOWN_EVENT, f"no event {event_id!r}")
+            # Not bad input: a client waiting out a restart retries this join
+            # (the message rate limit bounds it), so it must not end in 1008.
+            self._error(conn, ErrorCode.UNKNOWN_EVENT, f"no event {event_id!r}")
             return
         conn.bad_streak = 0
         if conn.event_id is not None:
