@@ -22,6 +22,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
+	LIVEGATE_PYTHON=$(abspath $(BIN)/python) node --experimental-websocket --test clients/js/test/
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -13,6 +13,7 @@ import logging
 import re
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -239,16 +240,38 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
-async def index(request: web.Request) -> web.Response:
+async def api_index(request: web.Request) -> web.Response:
     return _json(
         {
             "service": "livegate",
             "version": __version__,
             "websocket": "/ws",
-            "api": "/api/events",
-            "docs": "docs/protocol.md in the repository",
+            "events": "/api/events",
+            "app": "/",
+            "scorer": "/scorer",
         }
     )
+
+
+WEB_ROOT = Path(__file__).resolve().parent / "web"
+_PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    # The app is all same-origin: no CDN, no inline script.
+    "Content-Security-Policy": (
+        "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+        # The SDK's heartbeat runs in a blob: worker, which hidden tabs do not throttle.
+        "worker-src 'self' blob:; "
+        "style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _page(name: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(WEB_ROOT / name, headers=_PAGE_HEADERS)
+
+    return handler
 
 
 # -- WebSocket ---------------------------------------------------------------------
@@ -335,7 +358,11 @@ def create_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/ws", websocket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/", index)
+    app.router.add_get("/", _page("index.html"))
+    app.router.add_get("/events/{event_id}", _page("event.html"))
+    app.router.add_get("/scorer", _page("scorer.html"))
+    app.router.add_static("/static/", WEB_ROOT / "static", follow_symlinks=True)
+    app.router.add_get("/api", api_index)
     app.router.add_get("/api/events", list_events)
     app.router.add_get("/api/events/{event_id}", get_event)
     app.router.add_put("/api/events/{event_id}", put_event)
