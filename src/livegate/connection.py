@@ -24,7 +24,9 @@ class Connection:
 
     ``send`` writes one message as a complete frame straight to the transport.
     Writes never wait: when the transport's buffer passes ``max_buffer`` the
-    connection is a slow consumer and is closed with 4009 by ``on_slow``.
+    connection is a slow consumer and is closed with 4009 by ``on_slow``. A write
+    to a transport that closed under us never raises: the connection is marked
+    closed and handed to ``on_gone``.
     """
 
     __slots__ = (
@@ -35,6 +37,7 @@ class Connection:
         "event_id",
         "max_buffer",
         "message_bucket",
+        "on_gone",
         "on_slow",
         "reaction_bucket",
         "transport",
@@ -51,6 +54,7 @@ class Connection:
         reaction_bucket: TokenBucket,
         abuse_bucket: TokenBucket,
         on_slow: Callable[[Connection], None],
+        on_gone: Callable[[Connection], None],
     ) -> None:
         self.transport = transport
         self.closer = closer
@@ -59,6 +63,7 @@ class Connection:
         self.reaction_bucket = reaction_bucket
         self.abuse_bucket = abuse_bucket
         self.on_slow = on_slow
+        self.on_gone = on_gone
         self.user_id: str | None = None
         self.event_id: str | None = None
         self.bad_streak = 0
@@ -69,7 +74,11 @@ class Connection:
         if self.closed:
             return
         transport = self.transport
-        transport.write(protocol.frame_text(payload))
+        try:
+            transport.write(protocol.frame_text(payload))
+        except Exception:  # closed under us (uvloop raises RuntimeError)
+            self.on_gone(self)
+            return
         if transport.get_write_buffer_size() > self.max_buffer:
             self.on_slow(self)
 

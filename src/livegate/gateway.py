@@ -107,7 +107,7 @@ class Gateway:
             idempotency_keys=settings.idempotency_keys,
             max_events=MAX_EVENTS,
         )
-        self.hub = Hub(on_slow=self._on_slow)
+        self.hub = Hub(on_slow=self._on_slow, on_gone=self._on_gone)
         self.metrics = Metrics(viewers=self._local_viewer_counts)
         self.liveness: LivenessTracker[Connection] = LivenessTracker()
         self.draining = False
@@ -202,6 +202,7 @@ class Gateway:
             reaction_bucket=TokenBucket(settings.reaction_rate, settings.reaction_burst, now),
             abuse_bucket=TokenBucket(settings.abuse_rate, settings.abuse_limit, now),
             on_slow=self._on_slow,
+            on_gone=self._on_gone,
         )
         self._connections.add(conn)
         self._no_connections.clear()
@@ -234,6 +235,21 @@ class Gateway:
 
     def _on_slow(self, conn: Connection) -> None:
         self.close_connection(conn, CloseCode.SLOW_CONSUMER, "slow_consumer", "slow consumer")
+
+    def _on_gone(self, conn: Connection) -> None:
+        """A write found the socket already closed (the peer reset it).
+
+        The WebSocket handler has not yet noticed; it will call ``disconnect``,
+        which does the rest (viewer counts, unsubscribing). Until then the
+        connection gets nothing more.
+        """
+        if conn.closed:
+            return
+        conn.closed = True
+        if conn.event_id is not None:
+            self.hub.remove(conn.event_id, conn)
+        self.liveness.forget(conn)
+        self.metrics.closes.labels("gone").inc()
 
     def _send(self, conn: Connection, kind: str, payload: bytes) -> None:
         conn.send(payload)
@@ -431,9 +447,12 @@ class Gateway:
                     del self._windows[event_id]
                 continue
             counts, comments = window.drain()
-            await self.broker.publish(
-                event_id, protocol.encode_reactions(event_id, window_ms, counts, comments)
-            )
+            try:
+                await self.broker.publish(
+                    event_id, protocol.encode_reactions(event_id, window_ms, counts, comments)
+                )
+            except Exception:  # the other events' windows still go out
+                log.exception("publishing reactions of %r failed", event_id)
 
     async def _send_viewer_counts(self) -> None:
         sent = self._viewers_sent
@@ -441,9 +460,13 @@ class Gateway:
             if not self.hub.count(event_id):
                 del sent[event_id]
         for event_id in list(self.hub.events()):
-            live, _peak = await self.store.set_viewers(
-                event_id, self.node_id, self.hub.count(event_id)
-            )
+            try:
+                live, _peak = await self.store.set_viewers(
+                    event_id, self.node_id, self.hub.count(event_id)
+                )
+            except Exception:  # the other events' counts still go out
+                log.exception("reporting viewers of %r failed", event_id)
+                continue
             if sent.get(event_id) != live:
                 sent[event_id] = live
                 self._fan_out(event_id, protocol.encode_viewers(event_id, live), "viewers")
@@ -454,10 +477,19 @@ class Gateway:
     # -- fan-out -----------------------------------------------------------------
 
     def _on_broker_message(self, channel: str, payload: bytes) -> None:
-        kind = _message_type(payload)
-        if kind == "ended":
-            self._ended.add(channel)
-        self._fan_out(channel, payload, kind)
+        """Deliver one message to the event's local viewers. Never raises.
+
+        The broker calls this from inside a publish (the memory broker) or its
+        reader; an exception here must neither fail that publish nor stop the
+        reader, so it is logged and swallowed.
+        """
+        try:
+            kind = _message_type(payload)
+            if kind == "ended":
+                self._ended.add(channel)
+            self._fan_out(channel, payload, kind)
+        except Exception:
+            log.exception("fan-out of a message for %r failed", channel)
 
     def _fan_out(self, event_id: str, payload: bytes, kind: str) -> None:
         delivered = self.hub.broadcast(event_id, payload)
@@ -507,7 +539,14 @@ class Gateway:
         result = await store.append(event_id, data_json, self.clock.time_ms(), idempotency_key)
         if not result.duplicate:
             self.metrics.updates.inc()
-            await self.broker.publish(event_id, result.message)
+            # The update is stored with its seq: from here nothing may turn into
+            # an error for the publisher, who would retry and get `duplicate`.
+            # Viewers that miss it (this cannot happen with the memory broker,
+            # whose delivery never raises) recover it from history by seq.
+            try:
+                await self.broker.publish(event_id, result.message)
+            except Exception:
+                log.exception("publishing seq %d of %r to the broker failed", result.seq, event_id)
             self.metrics.publish_latency.observe(self.clock.monotonic() - started)
         return result
 

@@ -4,6 +4,11 @@ The hub knows nothing of brokers or stores. ``broadcast`` frames a message once
 and writes the same bytes to every viewer's transport: one C call per socket,
 no coroutine or task per socket.
 
+One viewer's socket can never stop a fan-out to the others: a transport that
+closed under us (the peer reset it, and the WebSocket handler has not yet run to
+forget it; uvloop then raises ``RuntimeError`` from ``write``) is skipped, removed
+and reported to ``on_gone``, whatever it raised, and the loop goes on.
+
 A connection that is joining (its ``joined`` answer is being prepared) is
 *pending*: messages for its event are buffered for it and handed back by
 ``promote``, so a resume never loses a message published during the join.
@@ -25,12 +30,21 @@ MAX_PENDING_MESSAGES = 10_000
 class Hub:
     """Event id to connections. Not thread-safe; use from the event loop only."""
 
-    __slots__ = ("_live", "_pending", "on_slow")
+    __slots__ = ("_live", "_pending", "on_gone", "on_slow")
 
-    def __init__(self, on_slow: Callable[[Connection], None]) -> None:
+    def __init__(
+        self, on_slow: Callable[[Connection], None], on_gone: Callable[[Connection], None]
+    ) -> None:
+        """``on_slow`` and ``on_gone`` are called after the fan-out, never during it.
+
+        ``on_slow(conn)``: its send buffer passed ``conn.max_buffer``; close it.
+        ``on_gone(conn)``: writing to it raised (its socket is already closed); the
+        hub has removed it. Neither may raise.
+        """
         self._live: dict[str, dict[Connection, None]] = {}
         self._pending: dict[str, dict[Connection, list[bytes]]] = {}
         self.on_slow = on_slow
+        self.on_gone = on_gone
 
     def add_pending(self, event_id: str, conn: Connection) -> None:
         """Start buffering messages of ``event_id`` for ``conn``."""
@@ -71,18 +85,29 @@ class Hub:
         return [conn for members in self._live.values() for conn in members]
 
     def broadcast(self, event_id: str, payload: bytes) -> int:
-        """Write ``payload`` to every connection of the event; returns the live deliveries."""
+        """Write ``payload`` to every connection of the event; returns the live deliveries.
+
+        Never raises because of a connection: see the module's docstring.
+        """
         delivered = 0
         members = self._live.get(event_id)
         if members:
             frame = frame_text(payload)
             slow: list[Connection] = []
+            gone: list[Connection] = []
             for conn in members:
                 transport = conn.transport
-                transport.write(frame)
+                try:  # free in 3.11 unless it raises
+                    transport.write(frame)
+                except Exception:
+                    gone.append(conn)
+                    continue
                 if transport.get_write_buffer_size() > conn.max_buffer:
                     slow.append(conn)
-            delivered = len(members)
+            delivered = len(members) - len(gone)
+            for conn in gone:
+                self.remove(event_id, conn)
+                self.on_gone(conn)
             for conn in slow:
                 self.on_slow(conn)
         pending = self._pending.get(event_id)

@@ -333,7 +333,10 @@ def _closer(transport: asyncio.Transport) -> Callable[[int, str], None]:
     def close(code: int, reason: str) -> None:
         if transport.is_closing():
             return
-        transport.write(protocol.frame_close(code, reason))
+        try:
+            transport.write(protocol.frame_close(code, reason))
+        except Exception:  # closed under us: nothing left to close
+            return
         loop = asyncio.get_running_loop()
         if code == CloseCode.SLOW_CONSUMER:
             # The socket is backed up: do not wait for an answer behind it.
