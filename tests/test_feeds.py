@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -152,8 +153,12 @@ def test_cli_without_a_gateway_says_so(tmp_path: Path) -> None:
 
 
 async def test_cricsheet_replay_reaches_a_viewer_in_order(
-    http: aiohttp.ClientSession, shared_server: LivegateProcess
+    http: aiohttp.ClientSession, server_factory: Any
 ) -> None:
+    # A resume replays at most 100 messages (64 KiB) by default; this one asks for all 262.
+    shared_server: LivegateProcess = server_factory(
+        "--resume-max-messages", "300", "--resume-max-bytes", "400000"
+    )
     path = cricsheet_file("1473469.json")  # the super-over match: four innings
     ws = None
     result = await asyncio.to_thread(

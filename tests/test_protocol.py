@@ -171,3 +171,32 @@ def test_event_id_rules() -> None:
     assert protocol.valid_event_id("ipl-2024_final:1.a")
     for bad in ("", "a b", "é", "a/b", "x" * 129):
         assert not protocol.valid_event_id(bad)
+
+
+def test_reactions_message_is_bounded_whatever_the_window_holds() -> None:
+    wide = "\U0001f525"  # 4 bytes in UTF-8: the worst case per character
+    counts = {wide * 4 + str(i): 1000 + i for i in range(64)} | {"other": 5}
+    comment = {"id": "u" * protocol.MAX_USER_ID_LEN, "emoji": wide * 4, "comment": wide * 280}
+    encoded = protocol.encode_reactions(
+        "e" * protocol.MAX_EVENT_ID_LEN, 500, counts, [comment] * 20
+    )
+    assert len(encoded) <= protocol.MAX_REACTIONS_MESSAGE
+    message = orjson.loads(encoded)
+    assert len(message["counts"]) == protocol.MAX_REACTION_KINDS
+    # The most counted survive one by one; every other reaction is in "other".
+    assert message["counts"][wide * 4 + "63"] == 1063
+    assert sum(message["counts"].values()) == sum(counts.values())
+    assert 0 < len(message["comments"]) < 20 and message["comments"][0] == comment
+
+
+def test_small_reactions_message_is_unchanged() -> None:
+    counts = {"🔥": 2, "👏": 1}
+    comments = [{"id": "a", "emoji": "🔥", "comment": "what a ball"}]
+    message = orjson.loads(protocol.encode_reactions("m", 500, counts, comments))
+    assert message == {
+        "type": "reactions",
+        "eventId": "m",
+        "windowMs": 500,
+        "counts": counts,
+        "comments": comments,
+    }

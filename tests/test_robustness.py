@@ -613,8 +613,8 @@ async def check_thousand_reactions(http: aiohttp.ClientSession, server_factory: 
             assert aggregate["eventId"] == event_id
             assert aggregate["windowMs"] == round(window * 1000)
             in_window = sum(aggregate["counts"].values())
-            # Every reaction carried a comment, so the sample is as full as it can be.
-            assert len(aggregate["comments"]) == min(20, in_window)
+            # Every reaction carried a short comment, so the sample is as full as it can be.
+            assert len(aggregate["comments"]) == min(10, in_window)
             for comment in aggregate["comments"]:
                 assert comment["emoji"] in aggregate["counts"]
                 _, index, j = comment["comment"].split("-")

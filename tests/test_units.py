@@ -65,13 +65,37 @@ async def test_memory_store_seq_history_and_resume() -> None:
     for i in range(1, 6):
         result = await store.append("m1", b'{"n":%d}' % i, now=i, idempotency_key=None)
         assert result.seq == i
-    resume = await store.since("m1", 2)
+    resume = await store.since("m1", 2, max_messages=3)
     assert resume.recovered and len(resume.missed) == 3
-    assert (await store.since("m1", 1)).recovered is False  # seq 2 fell out of history
-    assert (await store.since("m1", 5)).recovered is True
-    ahead = await store.since("m1", 9)  # the client is ahead: the store was reset
+    capped = await store.since("m1", 2, max_messages=2)  # more missed than a resume replays
+    assert not capped.recovered and capped.missed == []
+    assert (await store.since("m1", 1, 10)).recovered is False  # seq 2 fell out of history
+    assert (await store.since("m1", 5, 10)).recovered is True
+    ahead = await store.since("m1", 9, 10)  # the client is ahead: the store was reset
     assert ahead.recovered is False and ahead.event.seq == 5
     assert ahead.event.snapshot == b'{"n":5}' and ahead.event.status == "live"
+
+
+async def test_memory_store_idempotency_keys_expire() -> None:
+    store = MemoryStore(
+        history_size=10, idempotency_keys=100, idempotency_ttl_ms=1000, max_events=10
+    )
+    await store.put_event("m1", "generic", None, {}, now=0)
+    first = await store.append("m1", b"{}", now=0, idempotency_key="k" * 256)
+    assert (seen := await store.find_idempotent("m1", "k" * 256, now=1000)) is not None
+    assert (seen.seq, seen.ts, seen.duplicate, seen.message) == (first.seq, 0, True, None)
+    assert await store.find_idempotent("m1", "k" * 256, now=1001) is None  # past the TTL
+    again = await store.append("m1", b"{}", now=1001, idempotency_key="k" * 256)
+    assert not again.duplicate and again.seq == 2
+
+
+async def test_memory_store_meta_is_replaced_not_merged() -> None:
+    store = MemoryStore(history_size=10, idempotency_keys=2, max_events=10)
+    await store.put_event("m1", "generic", None, {"a": 1}, now=0)
+    info, _ = await store.put_event("m1", None, None, {"b": 2}, now=1)
+    assert info.meta == {"b": 2}
+    info, _ = await store.put_event("m1", None, "New title", {}, now=2)
+    assert info.meta == {"b": 2} and info.title == "New title"
 
 
 async def test_memory_store_idempotency_and_end() -> None:
@@ -79,7 +103,7 @@ async def test_memory_store_idempotency_and_end() -> None:
     await store.put_event("m1", "chess", None, {}, now=1)
     first = await store.append("m1", b"{}", now=1, idempotency_key="k1")
     again = await store.append("m1", b"{}", now=2, idempotency_key="k1")
-    assert again.seq == first.seq and again.duplicate and again.message == first.message
+    assert again.seq == first.seq and again.duplicate and again.message is None
     await store.append("m1", b"{}", now=3, idempotency_key="k2")
     await store.append("m1", b"{}", now=4, idempotency_key="k3")  # k1 forgotten (limit 2)
     assert not (await store.append("m1", b"{}", now=5, idempotency_key="k1")).duplicate

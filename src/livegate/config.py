@@ -30,7 +30,7 @@ class Settings:
     store_url: str = "memory://"
     viewers_interval: float = 1.0
     max_update_size: int = 64 * 1024
-    max_comment_samples: int = 20
+    max_comment_samples: int = 10
     message_rate: float = 20.0
     """Inbound messages per second per connection (all types), the general flood guard."""
     message_burst: int = 40
@@ -42,6 +42,12 @@ class Settings:
     """Bad frames in a row before a connection is closed with 1008."""
     idempotency_keys: int = 10_000
     """Idempotency keys remembered per event (oldest forgotten first)."""
+    idempotency_ttl: float = 300.0
+    """Seconds an idempotency key is remembered (as Centrifugo's default)."""
+    resume_max_messages: int = 100
+    """Most ``score`` messages a resume replays; more missed is a non-recovered join."""
+    resume_max_bytes: int = 64 * 1024
+    """Most bytes of ``score`` messages a resume replays (with the same fallback)."""
 
     def validate(self) -> None:
         if not 0 < self.port < 65536 and self.port != 0:
@@ -62,3 +68,7 @@ class Settings:
             raise ValueError("max buffer must be at least 1024 bytes")
         if self.drain_window < 0:
             raise ValueError("drain window must not be negative")
+        if self.idempotency_ttl <= 0:
+            raise ValueError("idempotency TTL must be positive")
+        if self.resume_max_messages < 0 or self.resume_max_bytes < 0:
+            raise ValueError("resume limits must not be negative")

@@ -105,6 +105,7 @@ class Gateway:
             settings.store_url,
             history_size=settings.history_size,
             idempotency_keys=settings.idempotency_keys,
+            idempotency_ttl_ms=round(settings.idempotency_ttl * 1000),
             max_events=MAX_EVENTS,
         )
         self.hub = Hub(on_slow=self._on_slow, on_gone=self._on_gone)
@@ -121,6 +122,7 @@ class Gateway:
         self._viewers_sent: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._out = {kind: self.metrics.messages_out.labels(kind) for kind in _SERVER_TYPES}
+        self._resume_max_bytes = min(settings.resume_max_bytes, settings.max_buffer // 2)
         heartbeat = settings.heartbeat_interval, settings.heartbeat_timeout
         self._heartbeat_ms = (round(heartbeat[0] * 1000), round(heartbeat[1] * 1000))
         self._handlers: dict[type, Callable[[Connection, Any, float], Awaitable[None]]] = {
@@ -333,7 +335,7 @@ class Gateway:
         # state, so nothing published while we read is lost (dropped by seq below).
         self.hub.add_pending(event_id, conn)
         await self._ensure_subscribed(event_id)
-        resume = await self.store.since(event_id, message.since)
+        resume = await self.store.since(event_id, message.since, self.settings.resume_max_messages)
         live, _peak = await self.store.set_viewers(
             event_id, self.node_id, self.hub.count(event_id) + 1
         )
@@ -347,8 +349,9 @@ class Gateway:
         if message.epoch is not None and message.epoch != info.epoch:
             # The client's seqs belong to another history of this event.
             recovered, missed = False, []
-        elif sum(map(len, missed)) > self.settings.max_buffer // 2:
-            # Replaying this much would make the viewer a slow consumer at once
+        elif sum(map(len, missed)) > self._resume_max_bytes:
+            # A small join must not buy a large answer, and replaying more than
+            # the send buffer holds would make the viewer a slow consumer at once
             # (and its reconnect would ask for the same again): send the snapshot.
             recovered, missed = False, []
         if info.status == "ended":
@@ -524,7 +527,7 @@ class Gateway:
         started = self.clock.monotonic()
         store = self.store
         if idempotency_key is not None and (
-            seen := await store.find_idempotent(event_id, idempotency_key)
+            seen := await store.find_idempotent(event_id, idempotency_key, self.clock.time_ms())
         ):
             return seen
         info = await store.get_event(event_id)
@@ -543,6 +546,7 @@ class Gateway:
             # an error for the publisher, who would retry and get `duplicate`.
             # Viewers that miss it (this cannot happen with the memory broker,
             # whose delivery never raises) recover it from history by seq.
+            assert result.message is not None  # only a duplicate carries none
             try:
                 await self.broker.publish(event_id, result.message)
             except Exception:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import secrets
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ __all__ = ["MemoryStore"]
 class _Event:
     info: EventInfo
     history: deque[bytes]
-    idempotency: OrderedDict[str, tuple[int, int, bytes]] = field(default_factory=OrderedDict)
+    idempotency: OrderedDict[bytes, tuple[int, int]] = field(default_factory=OrderedDict)
+    """Key digest to (seq, ts), oldest first."""
     node_viewers: dict[str, int] = field(default_factory=dict)
 
 
@@ -30,9 +32,17 @@ class MemoryStore:
     that follows it in the same task are never interleaved with another append.
     """
 
-    def __init__(self, *, history_size: int, idempotency_keys: int, max_events: int) -> None:
+    def __init__(
+        self,
+        *,
+        history_size: int,
+        idempotency_keys: int,
+        idempotency_ttl_ms: int = 300_000,
+        max_events: int,
+    ) -> None:
         self._history_size = history_size
         self._idempotency_keys = idempotency_keys
+        self._idempotency_ttl_ms = idempotency_ttl_ms
         self._max_events = max_events
         self._events: dict[str, _Event] = {}
 
@@ -68,7 +78,7 @@ class MemoryStore:
             info,
             sport=sport or info.sport,
             title=title or info.title,
-            meta={**info.meta, **meta},
+            meta=meta or info.meta,
             updated_at=now,
         )
         return event.info, False
@@ -84,7 +94,8 @@ class MemoryStore:
         self, event_id: str, data_json: bytes, now: int, idempotency_key: str | None
     ) -> AppendResult:
         event = self._get(event_id)
-        if idempotency_key is not None and (seen := self._seen(event, idempotency_key)):
+        digest = _digest(idempotency_key) if idempotency_key is not None else None
+        if digest is not None and (seen := self._seen(event, digest, now)):
             return seen
         info = event.info
         if info.status == "ended":
@@ -95,24 +106,30 @@ class MemoryStore:
         event.info = dataclasses.replace(
             info, seq=seq, snapshot=data_json, status="live", updated_at=now
         )
-        if idempotency_key is not None:
-            event.idempotency[idempotency_key] = (seq, now, message)
-            if len(event.idempotency) > self._idempotency_keys:
-                event.idempotency.popitem(last=False)
+        if digest is not None:
+            keys = event.idempotency
+            keys[digest] = (seq, now)
+            # Oldest first: forget the expired ones, and the oldest past the count.
+            expired_before = now - self._idempotency_ttl_ms
+            while keys and (
+                len(keys) > self._idempotency_keys or next(iter(keys.values()))[1] < expired_before
+            ):
+                keys.popitem(last=False)
         return AppendResult(seq=seq, ts=now, message=message)
 
-    async def find_idempotent(self, event_id: str, idempotency_key: str) -> AppendResult | None:
-        return self._seen(self._get(event_id), idempotency_key)
+    async def find_idempotent(
+        self, event_id: str, idempotency_key: str, now: int
+    ) -> AppendResult | None:
+        return self._seen(self._get(event_id), _digest(idempotency_key), now)
 
-    @staticmethod
-    def _seen(event: _Event, idempotency_key: str) -> AppendResult | None:
-        seen = event.idempotency.get(idempotency_key)
-        if seen is None:
+    def _seen(self, event: _Event, digest: bytes, now: int) -> AppendResult | None:
+        seen = event.idempotency.get(digest)
+        if seen is None or seen[1] < now - self._idempotency_ttl_ms:
             return None
-        seq, ts, message = seen
-        return AppendResult(seq=seq, ts=ts, message=message, duplicate=True)
+        seq, ts = seen
+        return AppendResult(seq=seq, ts=ts, message=None, duplicate=True)
 
-    async def since(self, event_id: str, since: int | None) -> Resume:
+    async def since(self, event_id: str, since: int | None, max_messages: int) -> Resume:
         event = self._get(event_id)
         info = event.info
         if since is None:
@@ -122,7 +139,7 @@ class MemoryStore:
             # restarted below the client's position; the client must reset.
             return Resume(info, recovered=since == info.seq, missed=[])
         first_held = info.seq - len(event.history) + 1
-        if since + 1 < first_held:
+        if since + 1 < first_held or info.seq - since > max_messages:
             return Resume(info, recovered=False, missed=[])
         return Resume(
             info, recovered=True, missed=list(islice(event.history, since + 1 - first_held, None))
@@ -153,3 +170,8 @@ class MemoryStore:
 
     async def close(self) -> None:
         self._events.clear()
+
+
+def _digest(idempotency_key: str) -> bytes:
+    """A fixed 16 bytes per key, however long the key (up to the API's 256 characters)."""
+    return hashlib.blake2b(idempotency_key.encode(), digest_size=16).digest()

@@ -31,7 +31,10 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_EMOJI_LEN",
     "MAX_EVENT_ID_LEN",
+    "MAX_REACTIONS_MESSAGE",
+    "MAX_REACTION_KINDS",
     "MAX_USER_ID_LEN",
+    "REACTIONS_OTHER",
     "ClientMessage",
     "CloseCode",
     "ErrorCode",
@@ -67,6 +70,11 @@ MAX_EMOJI_LEN: Final = 16
 MAX_COMMENT_LEN: Final = 280
 MAX_TOKEN_LEN: Final = 2048
 MAX_EPOCH_LEN: Final = 64
+MAX_REACTIONS_MESSAGE: Final = 4096
+"""Largest encoded ``reactions`` message in bytes, whatever the inbound load."""
+MAX_REACTION_KINDS: Final = 16
+"""Emoji a ``reactions`` message counts one by one; the rest are summed as ``"other"``."""
+REACTIONS_OTHER: Final = "other"
 
 
 class CloseCode:
@@ -454,16 +462,41 @@ def encode_joined(
 def encode_reactions(
     event_id: str, window_ms: int, counts: Mapping[str, int], comments: Sequence[Mapping[str, str]]
 ) -> bytes:
-    """A ``reactions`` aggregate: counts per emoji and a sample of comments."""
-    return orjson.dumps(
-        {
-            "type": "reactions",
-            "eventId": event_id,
-            "windowMs": window_ms,
-            "counts": counts,
-            "comments": comments,
-        }
-    )
+    """A ``reactions`` aggregate: counts per emoji and a sample of comments.
+
+    Bounded whatever it is given: the ``MAX_REACTION_KINDS`` most counted emoji
+    (ties in the mapping's order), the rest summed as ``"other"``; then comments
+    from the front of ``comments`` while the message stays within
+    ``MAX_REACTIONS_MESSAGE`` bytes. Without comments it always fits: emoji,
+    event ids and counts are bounded far below it.
+    """
+    if len(counts) > MAX_REACTION_KINDS:
+        ranked = sorted(counts.items(), key=lambda item: -item[1])
+        kept = dict(ranked[: MAX_REACTION_KINDS - 1])
+        rest = sum(count for _, count in ranked[MAX_REACTION_KINDS - 1 :])
+        kept[REACTIONS_OTHER] = kept.get(REACTIONS_OTHER, 0) + rest
+        counts = kept
+    message = {
+        "type": "reactions",
+        "eventId": event_id,
+        "windowMs": window_ms,
+        "counts": counts,
+        "comments": comments,
+    }
+    encoded = orjson.dumps(message)
+    if len(encoded) <= MAX_REACTIONS_MESSAGE:
+        return encoded
+    message["comments"] = []
+    room = MAX_REACTIONS_MESSAGE - len(orjson.dumps(message))
+    kept_comments = []
+    for comment in comments:
+        size = len(orjson.dumps(comment)) + 1  # its comma
+        if size > room:
+            break
+        room -= size
+        kept_comments.append(comment)
+    message["comments"] = kept_comments
+    return orjson.dumps(message)
 
 
 def encode_viewers(event_id: str, count: int) -> bytes:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import random
 
+from livegate.protocol import REACTIONS_OTHER
+
 __all__ = ["MAX_DISTINCT_EMOJI", "ReactionWindow"]
 
 MAX_DISTINCT_EMOJI = 64
 """Distinct emoji kept per window; the rarest newcomers past this are counted as "other"."""
 
-OTHER = "other"
 
 
 class ReactionWindow:
@@ -32,7 +33,7 @@ class ReactionWindow:
     def add(self, user_id: str, emoji: str, comment: str | None) -> None:
         counts = self.counts
         if emoji not in counts and len(counts) >= MAX_DISTINCT_EMOJI:
-            emoji = OTHER
+            emoji = REACTIONS_OTHER
         counts[emoji] = counts.get(emoji, 0) + 1
         if comment:
             self._seen_comments += 1

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
 MAX_EVENT_BODY = 8 * 1024
+MAX_META = 4 * 1024
+"""Largest encoded ``meta`` of an event: a PUT replaces it, so it never grows past this."""
 MAX_IDEMPOTENCY_KEY = 256
 MAX_TITLE = 200
 SPORT_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -170,6 +172,8 @@ async def put_event(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_field", "'sport' must be a lowercase word such as 'cricket'")
     if title is not None and (not isinstance(title, str) or not 0 < len(title) <= MAX_TITLE):
         raise ApiError(400, "bad_field", f"'title' must be a string of 1 to {MAX_TITLE} characters")
+    if len(orjson.dumps(body)) > MAX_META:
+        raise ApiError(413, "too_large", f"the event's other fields (meta) exceed {MAX_META} bytes")
     gateway = _gateway(request)
     if sport is None and await gateway.get_event(event_id) is None:
         raise ApiError(400, "missing_field", "'sport' is required to create an event")

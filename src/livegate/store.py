@@ -8,9 +8,14 @@ Guarantees every implementation must give:
 - ``append`` assigns each accepted update of an event the next seq (1, 2, 3…)
   with no gap, keeps it as the snapshot, and keeps at least the last
   ``history_size`` score messages for resume. A retried append with the same
-  idempotency key returns the first append's seq and ``duplicate=True``.
+  idempotency key returns the first append's seq and ``duplicate=True`` while the
+  key is remembered: at least ``idempotency_ttl_ms`` after its first use, unless
+  more than ``idempotency_keys`` newer keys of the event pushed it out. Only a
+  key's digest, seq and time are kept, so the memory a key costs is fixed.
 - ``since`` answers ``recovered=True`` with every score message after the given
-  seq, in order, when all of them are still held, else ``recovered=False``.
+  seq, in order, when all of them are still held and there are at most
+  ``max_messages`` of them, else ``recovered=False`` and no messages.
+- ``put_event`` replaces the event's ``meta`` when it is given non-empty.
 - Viewer counts are the sum of what each node reported for the event; the peak
   is the highest live count ever seen.
 
@@ -80,11 +85,14 @@ class EventInfo:
 
 @dataclass(frozen=True, slots=True)
 class AppendResult:
-    """An accepted update: its seq, its timestamp and the encoded ``score`` message."""
+    """An accepted update: its seq, its timestamp and the encoded ``score`` message.
+
+    A duplicate (a remembered idempotency key) carries no message: it is not sent again.
+    """
 
     seq: int
     ts: int
-    message: bytes
+    message: bytes | None
     duplicate: bool = False
 
 
@@ -106,6 +114,7 @@ class EventStore(Protocol):
         """Create or update an event; returns it and whether it was created.
 
         ``sport`` is required to create (the caller checks); None keeps the old value.
+        A non-empty ``meta`` replaces the old one; an empty one keeps it.
         """
         ...
 
@@ -119,12 +128,17 @@ class EventStore(Protocol):
         """Accept one update. Raises UnknownEvent or EventEnded."""
         ...
 
-    async def find_idempotent(self, event_id: str, idempotency_key: str) -> AppendResult | None:
+    async def find_idempotent(
+        self, event_id: str, idempotency_key: str, now: int
+    ) -> AppendResult | None:
         """The earlier append made with this key (``duplicate=True``), if it is remembered."""
         ...
 
-    async def since(self, event_id: str, since: int | None) -> Resume:
-        """The event and, if ``since`` is given, the score messages after it."""
+    async def since(self, event_id: str, since: int | None, max_messages: int) -> Resume:
+        """The event and, if ``since`` is given, the score messages after it.
+
+        More than ``max_messages`` missed is answered as not recovered.
+        """
         ...
 
     async def end(self, event_id: str, now: int) -> tuple[EventInfo, bool]:
@@ -139,7 +153,7 @@ class EventStore(Protocol):
 
 
 def open_store(
-    url: str, *, history_size: int, idempotency_keys: int, max_events: int
+    url: str, *, history_size: int, idempotency_keys: int, idempotency_ttl_ms: int, max_events: int
 ) -> EventStore:
     """The store for ``url``. Raises ValueError for an unknown scheme."""
     scheme = url.split("://", 1)[0]
@@ -147,6 +161,9 @@ def open_store(
         from livegate.memory_store import MemoryStore
 
         return MemoryStore(
-            history_size=history_size, idempotency_keys=idempotency_keys, max_events=max_events
+            history_size=history_size,
+            idempotency_keys=idempotency_keys,
+            idempotency_ttl_ms=idempotency_ttl_ms,
+            max_events=max_events,
         )
     raise ValueError(f"unsupported store URL {url!r} (this build supports memory://)")
