@@ -61,7 +61,7 @@ import orjson
 ROOT: Final = Path(__file__).resolve().parent.parent
 HOST: Final = "127.0.0.1"
 EVENT_ID: Final = "bench-e1"
-API_KEY: Final = "bench-key"
+API_KEY: Final = "bench-key-0123456789"
 KINDS: Final = ("gateway", "floor")
 SCORE_PREFIX: Final = b'{"type":"score"'
 JOINED_PREFIX: Final = b'{"type":"joined"'

@@ -50,7 +50,8 @@ class LivegateProcess:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def start(self) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # The key travels in the environment, as the docs advise (not in ps).
+        env = dict(os.environ, PYTHONUNBUFFERED="1", LIVEGATE_API_KEY=self.api_key)
         cmd = [
             sys.executable,
             "-m",
@@ -60,8 +61,6 @@ class LivegateProcess:
             "127.0.0.1",
             "--port",
             str(self.port),
-            "--api-key",
-            self.api_key,
             *self.args,
         ]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-API_KEY = "screenshots-key"
+API_KEY = "screenshots-key-0123"
 UPDATES = {"cricket": 14, "chess": 12, "football": 6}
 """Score updates to wait for before each sport's shot (demo pace: 3 s, 4 s, ~2 s)."""
 

@@ -242,7 +242,7 @@ def test_demo_is_deterministic_for_a_seed() -> None:
 
 
 def test_demo_command_serves_live_matches() -> None:
-    server = LivegateProcess(api_key="demo-key")
+    server = LivegateProcess(api_key="demo-key-0123456789")
     cmd = [
         sys.executable,
         "-m",
@@ -253,7 +253,7 @@ def test_demo_command_serves_live_matches() -> None:
         "--port",
         str(server.port),
         "--api-key",
-        "demo-key",
+        "demo-key-0123456789",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

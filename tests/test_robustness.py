@@ -103,7 +103,7 @@ async def wait_for_viewers(api: Api, event_id: str, count: int, timeout: float =
     deadline = time.monotonic() + timeout
     while (viewers := (await api.get_event(event_id))["viewers"]) != count:
         assert time.monotonic() < deadline, f"viewers is {viewers}, expected {count}"
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
 
 
 def nested_arrays(depth: int) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from livegate import __version__
 from livegate.cli_tools import add_tool_commands, run_tool
-from livegate.config import Settings
+from livegate.config import MIN_API_KEY_LEN, Settings
 
 __all__ = ["main"]
 
@@ -36,7 +36,13 @@ class _Flag:
 _SERVE_FLAGS = (
     _Flag("host", str, "address to listen on (default 0.0.0.0)"),
     _Flag("port", int, "port for HTTP and WebSocket (default 8080)"),
-    _Flag("api-key", str, "API key for writes; generated and printed if not set"),
+    _Flag(
+        "api-key",
+        str,
+        f"API key for writes, at least {MIN_API_KEY_LEN} characters; generated and printed "
+        "if not set (prefer the environment or --api-key-file: arguments show in ps)",
+    ),
+    _Flag("api-key-file", str, "read the API key from this file (its first line)"),
     _Flag("heartbeat-interval", float, "seconds between client pings the server asks for (15)"),
     _Flag("heartbeat-timeout", float, "seconds of silence before a connection is closed (45)"),
     _Flag("history-size", int, "score messages kept per event for resume (1000)"),
@@ -48,6 +54,25 @@ _SERVE_FLAGS = (
     _Flag("resume-max-messages", int, "most score messages a resume replays (100)"),
     _Flag("resume-max-bytes", int, "most bytes of score messages a resume replays (65536)"),
     _Flag("idempotency-ttl", float, "seconds an Idempotency-Key is remembered (300)"),
+    _Flag(
+        "max-connections",
+        int,
+        "WebSocket connections to accept; 0 is the fd limit less a reserve (0); "
+        "more are refused with 503",
+    ),
+    _Flag("max-connections-per-ip", int, "WebSocket connections per client address (0: off)"),
+    _Flag(
+        "connection-rate-per-ip", float, "new WebSocket connections/s per client address (0: off)"
+    ),
+    _Flag(
+        "trusted-proxies",
+        str,
+        "comma-separated proxy addresses/CIDRs whose X-Forwarded-For names the client (none)",
+    ),
+    _Flag("header-timeout", float, "seconds a connection has to send its request headers (10)"),
+    _Flag("keepalive-timeout", float, "seconds an idle keep-alive HTTP connection is kept (75)"),
+    _Flag("join-timeout", float, "seconds a WebSocket may stay without a joined event (10)"),
+    _Flag("read-rate", float, "public API reads per second per client address (20)"),
     _Flag("broker", str, "broker URL (memory://)"),
     _Flag("store", str, "event store URL (memory://)"),
     _Flag("log-level", str, "logging level (info)"),
@@ -88,8 +113,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _read_key_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.readline().strip()
+    except OSError as exc:
+        raise SystemExit(
+            f"livegate: cannot read the API key file {path!r}: {exc.strerror}"
+        ) from None
+
+
 def _resolve(args: argparse.Namespace) -> tuple[Settings, bool, str]:
     """Settings from flags, then the environment, then the defaults."""
+    if args.api_key is not None:
+        print(
+            "livegate: warning: --api-key on the command line is visible to every user "
+            "in ps; prefer LIVEGATE_API_KEY or --api-key-file",
+            file=sys.stderr,
+            flush=True,
+        )
     values: dict[str, Any] = {}
     for flag in _SERVE_FLAGS:
         attr = flag.name.replace("-", "_")
@@ -104,7 +146,10 @@ def _resolve(args: argparse.Namespace) -> tuple[Settings, bool, str]:
         if value is not None:
             values[_SETTING_NAMES.get(attr, attr)] = value
     log_level = str(values.pop("log_level", "info"))
-    generated = not values.get("api_key")
+    key_file = values.pop("api_key_file", None)
+    if not values.get("api_key") and key_file is not None:
+        values["api_key"] = _read_key_file(key_file)
+    generated = not values.get("api_key") and key_file is None
     if generated:
         values["api_key"] = secrets.token_urlsafe(24)
     settings = Settings(**values)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Settings"]
+from livegate.clientaddr import parse_networks
+
+__all__ = ["MIN_API_KEY_LEN", "Settings"]
+
+MIN_API_KEY_LEN = 16
+"""Shortest API key accepted: a 3-character key falls to brute force in seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +53,38 @@ class Settings:
     """Most ``score`` messages a resume replays; more missed is a non-recovered join."""
     resume_max_bytes: int = 64 * 1024
     """Most bytes of ``score`` messages a resume replays (with the same fallback)."""
+    max_connections: int = 0
+    """WebSocket connections this node accepts; 0: the fd limit less a reserve."""
+    max_connections_per_ip: int = 0
+    """WebSocket connections per client address; 0: no limit (NATs carry crowds)."""
+    connection_rate_per_ip: float = 0.0
+    """New WebSocket connections per second per client address; 0: no limit."""
+    connection_burst_per_ip: int = 20
+    trusted_proxies: str = ""
+    """Comma-separated addresses or CIDR blocks whose ``X-Forwarded-For`` is believed."""
+    header_timeout: float = 10.0
+    """Seconds a new connection has to send its first request's headers."""
+    keepalive_timeout: float = 75.0
+    """Seconds an idle keep-alive HTTP connection is kept."""
+    join_timeout: float = 10.0
+    """Seconds a WebSocket may stay without a joined event (after connecting or leaving)."""
+    read_rate: float = 20.0
+    """Public API reads per second per client address (``GET /api/...``)."""
+    read_burst: int = 40
+    list_cache_ttl: float = 1.0
+    """Seconds one encoding of an event-list page is served (with an ETag)."""
+    auth_failure_rate: float = 1.0
+    """Failed API-key checks forgiven per second per client address."""
+    auth_failure_burst: int = 10
+    """Failed API-key checks in a row before an address gets 429 for every write."""
 
     def validate(self) -> None:
         if not 0 < self.port < 65536 and self.port != 0:
             raise ValueError("port must be 0 to 65535")
         if not self.api_key:
             raise ValueError("an API key is required")
+        if len(self.api_key) < MIN_API_KEY_LEN:
+            raise ValueError(f"the API key must be at least {MIN_API_KEY_LEN} characters")
         if self.heartbeat_interval <= 0:
             raise ValueError("heartbeat interval must be positive")
         if self.heartbeat_timeout <= self.heartbeat_interval:
@@ -72,3 +103,13 @@ class Settings:
             raise ValueError("idempotency TTL must be positive")
         if self.resume_max_messages < 0 or self.resume_max_bytes < 0:
             raise ValueError("resume limits must not be negative")
+        if self.max_connections < 0 or self.max_connections_per_ip < 0:
+            raise ValueError("connection limits must not be negative")
+        if self.connection_rate_per_ip < 0 or self.connection_burst_per_ip < 1:
+            raise ValueError("connection rate must not be negative and burst at least 1")
+        for name in ("header_timeout", "keepalive_timeout", "join_timeout", "read_rate"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name.replace('_', ' ')} must be positive")
+        if self.read_burst < 1 or self.auth_failure_burst < 1 or self.auth_failure_rate <= 0:
+            raise ValueError("read and auth-failure limits must be positive")
+        parse_networks(self.trusted_proxies.split(","))

@@ -111,6 +111,10 @@ class Gateway:
         self.hub = Hub(on_slow=self._on_slow, on_gone=self._on_gone)
         self.metrics = Metrics(viewers=self._local_viewer_counts)
         self.liveness: LivenessTracker[Connection] = LivenessTracker()
+        self.unjoined: LivenessTracker[Connection] = LivenessTracker()
+        """Connections without a joined event, by when that began (join timeout)."""
+        self.events_version = 0
+        """Bumped when the event list changes other than by seq or viewers (list caches)."""
         self.draining = False
         self._connections: set[Connection] = set()
         self._no_connections = asyncio.Event()
@@ -137,7 +141,7 @@ class Gateway:
     async def start(self) -> None:
         await self.broker.start(self._on_broker_message)
         settings = self.settings
-        sweep = min(1.0, max(0.02, settings.heartbeat_timeout / 10))
+        sweep = min(1.0, max(0.02, min(settings.heartbeat_timeout, settings.join_timeout) / 10))
         self._tasks = [
             asyncio.create_task(self._every(sweep, self._sweep_silent), name="heartbeat-sweep"),
             asyncio.create_task(
@@ -209,6 +213,7 @@ class Gateway:
         self._connections.add(conn)
         self._no_connections.clear()
         self.liveness.touch(conn, now)
+        self.unjoined.touch(conn, now)
         self.metrics.connections.inc()
         self.metrics.connections_opened.inc()
         return conn
@@ -217,6 +222,7 @@ class Gateway:
         """Forget a connection that is gone (called once, whatever closed it)."""
         conn.closed = True
         self.liveness.forget(conn)
+        self.unjoined.forget(conn)
         if conn in self._connections:
             self._connections.discard(conn)
             self.metrics.connections.dec()
@@ -232,6 +238,7 @@ class Gateway:
         if conn.event_id is not None:
             self.hub.remove(conn.event_id, conn)
         self.liveness.forget(conn)
+        self.unjoined.forget(conn)
         self.metrics.closes.labels(reason).inc()
         conn.close(code, message)
 
@@ -251,6 +258,7 @@ class Gateway:
         if conn.event_id is not None:
             self.hub.remove(conn.event_id, conn)
         self.liveness.forget(conn)
+        self.unjoined.forget(conn)
         self.metrics.closes.labels("gone").inc()
 
     def _send(self, conn: Connection, kind: str, payload: bytes) -> None:
@@ -284,10 +292,27 @@ class Gateway:
             conn, CloseCode.UNSUPPORTED_DATA, "binary_frame", "binary frames are not supported"
         )
 
-    def handle_alive(self, conn: Connection) -> None:
-        """Any other inbound frame (a WebSocket ping or pong) also counts as alive."""
-        if not conn.closed:
-            self.liveness.touch(conn, self.clock.monotonic())
+    def handle_control(self, conn: Connection) -> bool:
+        """A WebSocket ping or pong frame: alive, and counted against the message rate.
+
+        Returns whether a ping may be answered. Past the rate it is not, and
+        (as for messages) sustained flooding closes the connection with 4008:
+        answering every ping of a flood would cost the node a write each.
+        """
+        if conn.closed:
+            return False
+        now = self.clock.monotonic()
+        self.liveness.touch(conn, now)
+        self.metrics.messages_in.labels("control").inc()
+        if conn.message_bucket.take(now):
+            return True
+        if not conn.abuse_bucket.take(now):
+            self.close_connection(conn, CloseCode.RATE_LIMIT, "rate_limit", "rate limit abuse")
+        return False
+
+    def protocol_error(self, conn: Connection, message: str) -> None:
+        """The client broke the WebSocket protocol (an unmasked frame): close with 1002."""
+        self.close_connection(conn, CloseCode.PROTOCOL_ERROR, "protocol_error", message)
 
     def _error(self, conn: Connection, code: str, message: str) -> None:
         self.metrics.errors.labels(code).inc()
@@ -316,6 +341,8 @@ class Gateway:
             return
         conn.bad_streak = 0
         await self._leave(conn)
+        if not conn.closed:  # the join timeout starts again
+            self.unjoined.touch(conn, now)
 
     async def _join(self, conn: Connection, message: protocol.Join, now: float) -> None:
         event_id = message.event_id
@@ -331,6 +358,7 @@ class Gateway:
             await self._leave(conn)
         conn.user_id = message.id
         conn.event_id = event_id
+        self.unjoined.forget(conn)
         # Buffer the event's messages for this connection before reading its
         # state, so nothing published while we read is lost (dropped by seq below).
         self.hub.add_pending(event_id, conn)
@@ -439,6 +467,12 @@ class Gateway:
             self.close_connection(
                 conn, CloseCode.HEARTBEAT_TIMEOUT, "heartbeat", "heartbeat timeout"
             )
+        # Pings keep a connection alive, but not one that never joins: it would
+        # hold a connection slot for nothing.
+        for conn in self.unjoined.expired(now, self.settings.join_timeout):
+            self.close_connection(
+                conn, CloseCode.JOIN_TIMEOUT, "join_timeout", "no event joined in time"
+            )
 
     async def _flush_reactions(self, only: str | None = None) -> None:
         window_ms = round(self.settings.reaction_window * 1000)
@@ -507,6 +541,7 @@ class Gateway:
     async def put_event(
         self, event_id: str, sport: str | None, title: str | None, meta: dict[str, Any]
     ) -> tuple[EventInfo, bool]:
+        self.events_version += 1
         return await self.store.put_event(event_id, sport, title, meta, self.clock.time_ms())
 
     async def get_event(self, event_id: str) -> EventInfo | None:
@@ -542,6 +577,8 @@ class Gateway:
         result = await store.append(event_id, data_json, self.clock.time_ms(), idempotency_key)
         if not result.duplicate:
             self.metrics.updates.inc()
+            if result.seq == 1:
+                self.events_version += 1  # scheduled -> live
             # The update is stored with its seq: from here nothing may turn into
             # an error for the publisher, who would retry and get `duplicate`.
             # Viewers that miss it (this cannot happen with the memory broker,
@@ -558,6 +595,7 @@ class Gateway:
         """Mark the event ended and tell its viewers. Raises UnknownEvent."""
         info, changed = await self.store.end(event_id, self.clock.time_ms())
         if changed:
+            self.events_version += 1
             await self._flush_reactions(only=event_id)
             await self.broker.publish(event_id, protocol.encode_ended(event_id))
         return info

@@ -52,6 +52,13 @@ class Metrics:
         self.connections_opened = Counter(
             "livegate_connections_opened", "WebSocket connections accepted.", registry=registry
         )
+        self.refused_upgrades = Counter(
+            "livegate_refused_upgrades",
+            "WebSocket upgrades refused, by reason (over_capacity, too_many_connections, "
+            "rate_limited).",
+            ["reason"],
+            registry=registry,
+        )
         self.joins = Counter("livegate_joins", "Successful joins.", registry=registry)
         self.messages_in = Counter(
             "livegate_messages_in",

@@ -40,6 +40,7 @@ __all__ = [
     "ErrorCode",
     "Join",
     "Leave",
+    "MaskScanner",
     "Ping",
     "ProtocolError",
     "Reaction",
@@ -82,6 +83,8 @@ class CloseCode:
 
     GOING_AWAY: Final = 1001
     """Server going away; reconnect."""
+    PROTOCOL_ERROR: Final = 1002
+    """A WebSocket protocol violation, such as an unmasked client frame (RFC 6455 5.1)."""
     UNSUPPORTED_DATA: Final = 1003
     """A binary frame was sent; the protocol is text only."""
     INVALID_DATA: Final = 1007
@@ -96,6 +99,8 @@ class CloseCode:
     """Nothing was heard from the client within the heartbeat timeout."""
     UNAUTHORIZED: Final = 4001
     """The credentials were refused; do not retry."""
+    JOIN_TIMEOUT: Final = 4002
+    """No successful join within the join timeout of connecting (or of leaving); reconnect."""
     RATE_LIMIT: Final = 4008
     """Sustained abuse of the rate limit."""
     SLOW_CONSUMER: Final = 4009
@@ -542,3 +547,56 @@ def frame_close(code: int, reason: str) -> bytes:
     """
     body = code.to_bytes(2, "big") + reason.encode()[:123].decode(errors="ignore").encode()
     return bytes((0x88, len(body))) + body
+
+
+class MaskScanner:
+    """Finds the first unmasked frame in a client's byte stream, incrementally.
+
+    RFC 6455 section 5.1: a server must close the connection when a client
+    frame is not masked. Feed every byte read from the client, in order, to
+    ``scan``; it walks only the frame headers (payloads are skipped by length),
+    so it costs a few operations per frame. The payload itself is parsed by the
+    WebSocket library, which does not check the mask bit.
+    """
+
+    __slots__ = ("_head", "_skip")
+
+    def __init__(self) -> None:
+        self._skip = 0
+        self._head = b""
+
+    def scan(self, data: bytes) -> int | None:
+        """Offset in ``data`` where an unmasked frame starts, or None if all are masked.
+
+        A header split across two calls counts at the offset of its first byte
+        in the second (0, or negative if it began in an earlier chunk). After a
+        non-None answer the stream is broken; do not call again.
+        """
+        pos, end = 0, len(data)
+        while pos < end:
+            if self._skip:
+                step = min(self._skip, end - pos)
+                self._skip -= step
+                pos += step
+                continue
+            head = self._head + data[pos : pos + 14]
+            start = pos - len(self._head)
+            if len(head) < 2:
+                self._head, pos = head, end
+                break
+            second = head[1]
+            if not second & 0x80:
+                return start
+            length = second & 0x7F
+            size = 6 + (2 if length == 126 else 8 if length == 127 else 0)
+            if len(head) < size:
+                self._head, pos = head, end
+                break
+            if length == 126:
+                length = int.from_bytes(head[2:4], "big")
+            elif length == 127:
+                length = int.from_bytes(head[2:10], "big")
+            pos = start + size
+            self._head = b""
+            self._skip = length
+        return None

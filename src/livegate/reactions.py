@@ -17,7 +17,6 @@ MAX_DISTINCT_EMOJI = 64
 """Distinct emoji kept per window; the rarest newcomers past this are counted as "other"."""
 
 
-
 class ReactionWindow:
     """Accumulates reactions until ``drain()``; bounded in memory."""
 

@@ -8,11 +8,14 @@ One port serves the WebSocket at ``/ws``, the JSON API under ``/api``,
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
 import re
 import signal
+import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +23,27 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from livegate import __version__, protocol
+from livegate.admission import Admission
+from livegate.clientaddr import ClientAddresses, parse_networks
 from livegate.config import Settings
+from livegate.fdlimit import current_fd_limit, default_max_connections, raise_fd_limit
 from livegate.gateway import Gateway, InvalidUpdate
 from livegate.metrics import CONTENT_TYPE
 from livegate.protocol import CloseCode
+from livegate.ratelimit import KeyedBuckets
+from livegate.server_guards import ClientErrorFilter, GuardedSite, guard_masking
 from livegate.store import EventEnded, EventInfo, StoreFull, UnknownEvent
+from livegate.throttled_log import ThrottledLog
 
 __all__ = ["create_app", "run"]
 
 log = logging.getLogger(__name__)
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
+LIST_PAGE_DEFAULT = 100
+LIST_PAGE_MAX = 500
+LIST_CACHE_ENTRIES = 256
+EVENT_STATUSES = frozenset({"scheduled", "live", "ended"})
 MAX_EVENT_BODY = 8 * 1024
 MAX_META = 4 * 1024
 """Largest encoded ``meta`` of an event: a PUT replaces it, so it never grows past this."""
@@ -45,24 +58,92 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ApiError(Exception):
-    """An API failure with an HTTP status and a machine code."""
+    """An API failure with an HTTP status and a machine code (and ``Retry-After``, if set)."""
 
     def __init__(
-        self, status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: list[dict[str, str]] | None = None,
+        *,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.fields = status, code, message, fields
+        self.retry_after = retry_after
 
 
 def _error_response(
-    status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+    status: int,
+    code: str,
+    message: str,
+    fields: list[dict[str, str]] | None = None,
+    retry_after: int | None = None,
 ) -> web.Response:
     error: dict[str, Any] = {"code": code, "message": message}
     if fields is not None:
         error["fields"] = fields
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return web.Response(
-        status=status, body=orjson.dumps({"error": error}), content_type="application/json"
+        status=status,
+        body=orjson.dumps({"error": error}),
+        content_type="application/json",
+        headers=headers,
     )
+
+
+@dataclass
+class _ListCache:
+    """Encoded event-list pages, each served for ``ttl`` seconds while the list's shape holds."""
+
+    ttl: float
+    pages: dict[tuple[Any, ...], tuple[float, bytes, str]] = field(default_factory=dict)
+
+    def get(self, key: tuple[Any, ...], now: float) -> tuple[bytes, str] | None:
+        entry = self.pages.get(key)
+        if entry is None or now - entry[0] >= self.ttl:
+            return None
+        return entry[1], entry[2]
+
+    def put(self, key: tuple[Any, ...], body: bytes, now: float) -> tuple[bytes, str]:
+        if len(self.pages) >= LIST_CACHE_ENTRIES:
+            self.pages.clear()  # old versions and rare queries: start again
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        self.pages[key] = (now, body, etag)
+        return body, etag
+
+
+@dataclass
+class NodeLimits:
+    """What bounds one client's share of the node (built from Settings by ``create_app``)."""
+
+    addresses: ClientAddresses
+    admission: Admission
+    reads: KeyedBuckets[str]
+    auth_failures: KeyedBuckets[str]
+    list_cache: _ListCache
+    log: ThrottledLog
+    site: GuardedSite | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, max_connections: int) -> NodeLimits:
+        return cls(
+            addresses=ClientAddresses(parse_networks(settings.trusted_proxies.split(","))),
+            admission=Admission(
+                max_connections,
+                max_per_address=settings.max_connections_per_ip,
+                rate_per_address=settings.connection_rate_per_ip,
+                burst_per_address=settings.connection_burst_per_ip,
+            ),
+            reads=KeyedBuckets(settings.read_rate, settings.read_burst),
+            auth_failures=KeyedBuckets(settings.auth_failure_rate, settings.auth_failure_burst),
+            list_cache=_ListCache(settings.list_cache_ttl),
+            log=ThrottledLog(log),
+        )
+
+
+LIMITS_KEY = web.AppKey("limits", NodeLimits)
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -78,11 +159,20 @@ _STATUS_CODES = {
 
 
 @web.middleware
+async def _request_started(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The headers are in: the connection is no longer subject to the header timeout."""
+    site = request.app[LIMITS_KEY].site
+    if site is not None:
+        site.request_started(request.protocol)
+    return await handler(request)
+
+
+@web.middleware
 async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:
-        return _error_response(exc.status, exc.code, exc.message, exc.fields)
+        return _error_response(exc.status, exc.code, exc.message, exc.fields, exc.retry_after)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -94,7 +184,33 @@ def _gateway(request: web.Request) -> Gateway:
     return request.app[GATEWAY_KEY]
 
 
+def _client_address(request: web.Request) -> str:
+    return request.app[LIMITS_KEY].addresses.resolve(
+        request.remote, request.headers.get("X-Forwarded-For")
+    )
+
+
 def _require_api_key(request: web.Request) -> None:
+    """401 on a wrong key; 429 for an address that kept getting it wrong.
+
+    Failed checks are counted per client address; once its bucket is empty,
+    every write from that address is refused before the key is even compared,
+    so guessing is held to ``auth_failure_rate`` tries a second.
+    """
+    limits = request.app[LIMITS_KEY]
+    address = _client_address(request)
+    now = time.monotonic()
+    failures = limits.auth_failures.find(address)
+    if failures is not None and not failures.ready(now):
+        limits.log.note(
+            "auth-throttled", "refused writes from %s: too many failed API keys", address
+        )
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many failed authentications from this address; wait and retry",
+            retry_after=failures.retry_after(now),
+        )
     expected = _gateway(request).settings.api_key.encode()
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -104,8 +220,21 @@ def _require_api_key(request: web.Request) -> None:
         or scheme.lower() != "bearer"
         or not hmac.compare_digest(token.strip().encode(), expected)
     ):
+        limits.auth_failures.get(address, now).take(now)
+        limits.log.note("auth-failed", "failed API key from %s", address)
         raise ApiError(
             401, "unauthorized", "missing or wrong API key (Authorization: Bearer <key>)"
+        )
+
+
+def _limit_reads(request: web.Request) -> None:
+    """Public reads are rate-limited per client address: 429 with ``Retry-After``."""
+    limits = request.app[LIMITS_KEY]
+    now = time.monotonic()
+    bucket = limits.reads.get(_client_address(request), now)
+    if not bucket.take(now):
+        raise ApiError(
+            429, "rate_limited", "too many reads; slow down", retry_after=bucket.retry_after(now)
         )
 
 
@@ -218,12 +347,66 @@ async def end_event(request: web.Request) -> web.Response:
     return _json(_event_json(info))
 
 
+def _list_query(request: web.Request) -> tuple[str | None, int, str | None]:
+    query = request.query
+    status = query.get("status")
+    if status is not None and status not in EVENT_STATUSES:
+        raise ApiError(400, "bad_query", "'status' must be scheduled, live or ended")
+    raw_limit = query.get("limit", str(LIST_PAGE_DEFAULT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LIST_PAGE_MAX:
+        raise ApiError(400, "bad_query", f"'limit' must be 1 to {LIST_PAGE_MAX}")
+    cursor = query.get("cursor")
+    if cursor is not None and not protocol.valid_event_id(cursor):
+        raise ApiError(400, "bad_query", "'cursor' must be the 'next' of an earlier page")
+    return status, int(raw_limit), cursor
+
+
+async def _list_page(gateway: Gateway, status: str | None, limit: int, cursor: str | None) -> bytes:
+    events = await gateway.list_events()
+    if status is not None:
+        events = [info for info in events if info.status == status]
+    start = 0
+    if cursor is not None:
+        positions = (i for i, info in enumerate(events) if info.event_id == cursor)
+        found = next(positions, None)
+        if found is None:
+            raise ApiError(400, "bad_query", "'cursor' names no event of this list")
+        start = found + 1
+    page = events[start : start + limit]
+    more = start + limit < len(events)
+    return orjson.dumps(
+        {
+            "events": [_event_json(info, snapshot=False) for info in page],
+            "next": page[-1].event_id if more and page else None,
+        }
+    )
+
+
 async def list_events(request: web.Request) -> web.Response:
-    events = await _gateway(request).list_events()
-    return _json({"events": [_event_json(info, snapshot=False) for info in events]})
+    """One page of events in creation order; each page's encoding is shared for a second.
+
+    Under many readers the list is encoded once per ``list_cache_ttl`` (and at
+    once after an event is created, changes status or ends), not per request;
+    ``If-None-Match`` with the page's ``ETag`` answers 304 without a body.
+    """
+    _limit_reads(request)
+    status, limit, cursor = _list_query(request)
+    gateway = _gateway(request)
+    cache = request.app[LIMITS_KEY].list_cache
+    key = (gateway.events_version, status, limit, cursor)
+    now = time.monotonic()
+    cached = cache.get(key, now)
+    if cached is None:
+        cached = cache.put(key, await _list_page(gateway, status, limit, cursor), now)
+    body, etag = cached
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max(1, round(cache.ttl))}"}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 async def get_event(request: web.Request) -> web.Response:
+    _limit_reads(request)
     event_id = _event_id(request)
     info = await _gateway(request).get_event(event_id)
     if info is None:
@@ -284,7 +467,28 @@ def _page(name: str) -> Handler:
 async def websocket(request: web.Request) -> web.StreamResponse:
     gateway = _gateway(request)
     if gateway.draining:
-        raise ApiError(503, "draining", "server is restarting; reconnect elsewhere")
+        raise ApiError(503, "draining", "server is restarting; reconnect elsewhere", retry_after=1)
+    limits = request.app[LIMITS_KEY]
+    address = _client_address(request)
+    refusal = limits.admission.admit(address, time.monotonic())
+    if refusal is not None:
+        gateway.metrics.refused_upgrades.labels(refusal.reason).inc()
+        limits.log.note(
+            f"refused-{refusal.reason}",
+            "refused a WebSocket upgrade from %s: %s",
+            address,
+            refusal.message,
+        )
+        raise ApiError(
+            refusal.status, refusal.reason, refusal.message, retry_after=refusal.retry_after
+        )
+    try:
+        return await _serve_websocket(request, gateway)
+    finally:
+        limits.admission.release(address)
+
+
+async def _serve_websocket(request: web.Request, gateway: Gateway) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(
         # aiohttp refuses a message whose size reaches max_msg_size, so +1
         # lets a frame of exactly MAX_CLIENT_FRAME bytes through.
@@ -298,6 +502,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     assert transport is not None
     conn = gateway.connect(transport, _closer(transport))
+    guard_masking(request, lambda: gateway.protocol_error(conn, "client frames must be masked"))
     try:
         while True:
             message = await ws.receive()
@@ -307,10 +512,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             elif kind is WSMsgType.BINARY:
                 gateway.handle_binary(conn)
             elif kind is WSMsgType.PING:
-                gateway.handle_alive(conn)
-                await ws.pong(message.data)
+                if gateway.handle_control(conn):
+                    await ws.pong(message.data)
             elif kind is WSMsgType.PONG:
-                gateway.handle_alive(conn)
+                gateway.handle_control(conn)
             elif kind is WSMsgType.CLOSE:
                 if conn.closed:
                     transport.close()  # the client answered our close: handshake done
@@ -356,12 +561,27 @@ def _closer(transport: asyncio.Transport) -> Callable[[int, str], None]:
 # -- app and process -----------------------------------------------------------------
 
 
-def create_app(gateway: Gateway) -> web.Application:
-    """The aiohttp application for ``gateway`` (which the caller starts and closes)."""
+def _capacity(settings: Settings, fd_limit: int | None = None) -> int:
+    """WebSocket connections to accept: the setting, else the fd limit less a reserve."""
+    if settings.max_connections:
+        return settings.max_connections
+    return default_max_connections(current_fd_limit() if fd_limit is None else fd_limit)
+
+
+def create_app(gateway: Gateway, limits: NodeLimits | None = None) -> web.Application:
+    """The aiohttp application for ``gateway`` (which the caller starts and closes).
+
+    ``limits`` defaults to the gateway's settings with a capacity from the
+    current fd limit; ``run`` passes its own, with the site that enforces the
+    header timeout.
+    """
+    settings = gateway.settings
     app = web.Application(
-        middlewares=[_errors_as_json], client_max_size=gateway.settings.max_update_size + 1024
+        middlewares=[_request_started, _errors_as_json],
+        client_max_size=settings.max_update_size + 1024,
     )
     app[GATEWAY_KEY] = gateway
+    app[LIMITS_KEY] = limits or NodeLimits.from_settings(settings, _capacity(settings))
     app.router.add_get("/ws", websocket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
@@ -391,14 +611,34 @@ async def run(
     On a signal: stop accepting, close every viewer with 1012 spread over
     ``settings.drain_window``, wait briefly for the closes, and clean up.
     """
+    fd_limit = raise_fd_limit()
+    capacity = _capacity(settings, fd_limit)
+    throttle = ThrottledLog(log)
+    logging.getLogger("aiohttp.server").addFilter(ClientErrorFilter(throttle))
     gateway = Gateway(settings)
     await gateway.start()
-    app = create_app(gateway)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+    limits = NodeLimits.from_settings(settings, capacity)
+    app = create_app(gateway, limits)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=1.0,
+        keepalive_timeout=settings.keepalive_timeout,
+    )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=4096, reuse_address=True)
+    site = GuardedSite(
+        runner,
+        settings.host,
+        settings.port,
+        backlog=4096,
+        reuse_address=True,
+        header_timeout=settings.header_timeout,
+    )
+    limits.site = site
     await site.start()
     announce(f"livegate {__version__} listening on http://{settings.host}:{settings.port}")
+    log.info("capacity: %d WebSocket connections (file descriptor limit %d)", capacity, fd_limit)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

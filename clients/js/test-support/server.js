@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 export const PYTHON = process.env.LIVEGATE_PYTHON || `${REPO}.venv/bin/python`;
-export const API_KEY = "k";
+export const API_KEY = "js-sdk-test-key-0123";
 
 /** A TCP port that was free a moment ago. */
 export function freePort() {

@@ -1,0 +1,158 @@
+"""Guards on aiohttp's server that aiohttp does not give: the parts that know aiohttp.
+
+- :class:`GuardedSite`: a TCP site whose connections must finish their first
+  request's headers within a timeout (slowloris), on top of aiohttp's own
+  keep-alive timeout for idle connections.
+- :func:`guard_masking`: closes a WebSocket whose client sends an unmasked
+  frame (RFC 6455 section 5.1), which aiohttp's frame reader accepts.
+- :class:`ClientErrorFilter`: aiohttp logs each malformed request with a full
+  traceback; this makes it one throttled line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
+
+from livegate.protocol import MaskScanner
+from livegate.throttled_log import ThrottledLog
+
+__all__ = ["ClientErrorFilter", "GuardedSite", "guard_masking"]
+
+
+class GuardedSite(web.TCPSite):
+    """A :class:`aiohttp.web.TCPSite` that aborts connections slow to send a request.
+
+    A connection that has not completed the headers of its first request
+    ``header_timeout`` seconds after it was accepted is aborted; the caller's
+    middleware calls :meth:`request_started` for every request. Later requests
+    on a keep-alive connection are bounded by aiohttp's ``keepalive_timeout``,
+    which closes a connection idle (or stuck mid-headers) for that long.
+    """
+
+    def __init__(
+        self, runner: web.BaseRunner, *args: Any, header_timeout: float, **kw: Any
+    ) -> None:
+        super().__init__(runner, *args, **kw)
+        self._header_timeout = header_timeout
+        self._awaiting: set[RequestHandler] = set()
+        self.aborted_slow = 0
+        """Connections aborted because their headers did not arrive in time."""
+
+    def request_started(self, handler: Any) -> None:
+        self._awaiting.discard(handler)
+
+    def _protocol(self) -> RequestHandler:
+        server = self._runner.server
+        assert server is not None
+        handler = server()
+        self._awaiting.add(handler)
+        asyncio.get_running_loop().call_later(self._header_timeout, self._expire, handler)
+        return handler
+
+    def _expire(self, handler: RequestHandler) -> None:
+        if handler in self._awaiting:
+            self._awaiting.discard(handler)
+            transport = handler.transport
+            if transport is not None and not transport.is_closing():
+                self.aborted_slow += 1
+                transport.abort()
+
+    async def start(self) -> None:
+        # TCPSite.start with our protocol factory in place of the runner's server.
+        await web.BaseSite.start(self)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._protocol,
+            self._host,
+            self._port,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+            reuse_port=self._reuse_port,
+        )
+
+
+class _MaskGuard:
+    """Stands in for aiohttp's WebSocket frame reader and checks masking first.
+
+    Bytes before an unmasked frame reach the reader; from that frame on,
+    nothing does, and ``on_unmasked`` is called once.
+    """
+
+    __slots__ = ("_failed", "_inner", "_on_unmasked", "_scanner")
+
+    def __init__(self, inner: Any, on_unmasked: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_unmasked = on_unmasked
+        self._scanner = MaskScanner()
+        self._failed = False
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        if self._failed:
+            return False, b""
+        bad_at = self._scanner.scan(data)
+        if bad_at is None:
+            result: tuple[bool, bytes] = self._inner.feed_data(data)
+            return result
+        self._failed = True
+        if bad_at > 0:
+            self._inner.feed_data(data[:bad_at])
+        self._on_unmasked()
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self._inner.feed_eof()
+
+
+def guard_masking(request: web.Request, on_unmasked: Callable[[], None]) -> None:
+    """After ``WebSocketResponse.prepare``: call ``on_unmasked`` at the first unmasked frame.
+
+    aiohttp has no hook for this, so the connection's frame reader is wrapped
+    (its ``_payload_parser``). Frames that arrived in the same read as the
+    upgrade request were parsed during ``prepare`` and are not checked.
+    """
+    protocol = request.protocol
+    protocol._payload_parser = _MaskGuard(protocol._payload_parser, on_unmasked)
+
+
+class ClientErrorFilter(logging.Filter):
+    """For aiohttp's ``aiohttp.server`` logger: a malformed request is one throttled line.
+
+    aiohttp logs every request it cannot parse with a full traceback at ERROR
+    (at a few thousand bad requests a second, gigabytes an hour). A client's
+    error (``HttpProcessingError``) becomes one WARNING line without a
+    traceback, throttled per kind of error. Any other record (a bug of ours)
+    keeps its traceback, at most once a second per message.
+    """
+
+    def __init__(self, throttle: ThrottledLog) -> None:
+        super().__init__()
+        self._throttle = throttle
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            name = type(error).__name__
+            self._throttle.note(
+                f"bad-request:{name}",
+                "refused a malformed HTTP request (%s): %s",
+                name,
+                str(error.message)[:200],
+            )
+            return False
+        now = time.monotonic()
+        key = str(record.msg)[:200]
+        if now - self._last.get(key, -1e9) < 1.0:
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[key] = now
+        return True
