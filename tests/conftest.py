@@ -34,8 +34,15 @@ def free_port() -> int:
 class LivegateProcess:
     """A ``livegate serve`` subprocess bound to 127.0.0.1 on its own port."""
 
-    def __init__(self, *args: str, port: int | None = None, api_key: str = API_KEY) -> None:
+    def __init__(
+        self,
+        *args: str,
+        port: int | None = None,
+        api_key: str = API_KEY,
+        fd_limit: int | None = None,
+    ) -> None:
         self.args = list(args)
+        self.fd_limit = fd_limit
         self.port = port or free_port()
         self.api_key = api_key
         self.proc: subprocess.Popen[bytes] | None = None
@@ -63,7 +70,21 @@ class LivegateProcess:
             str(self.port),
             *self.args,
         ]
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        fd_limit = self.fd_limit
+
+        def limit_fds() -> None:  # in the child, before exec: its hard limit too
+            if fd_limit is not None:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, fd_limit))
+
+        self.proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=limit_fds if fd_limit is not None else None,
+        )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -103,8 +124,8 @@ def server_factory() -> Iterator[Any]:
     """Start servers with custom flags; all are stopped after the test."""
     started: list[LivegateProcess] = []
 
-    def make(*args: str, port: int | None = None) -> LivegateProcess:
-        server = LivegateProcess(*args, port=port)
+    def make(*args: str, port: int | None = None, **options: Any) -> LivegateProcess:
+        server = LivegateProcess(*args, port=port, **options)
         server.start()
         started.append(server)
         return server

@@ -64,6 +64,7 @@ _SERVE_FLAGS = (
     _Flag(
         "connection-rate-per-ip", float, "new WebSocket connections/s per client address (0: off)"
     ),
+    _Flag("connection-burst-per-ip", int, "burst of new connections per client address (20)"),
     _Flag(
         "trusted-proxies",
         str,
@@ -73,6 +74,7 @@ _SERVE_FLAGS = (
     _Flag("keepalive-timeout", float, "seconds an idle keep-alive HTTP connection is kept (75)"),
     _Flag("join-timeout", float, "seconds a WebSocket may stay without a joined event (10)"),
     _Flag("read-rate", float, "public API reads per second per client address (20)"),
+    _Flag("read-burst", int, "burst of public API reads per client address (40)"),
     _Flag("broker", str, "broker URL (memory://)"),
     _Flag("store", str, "event store URL (memory://)"),
     _Flag("log-level", str, "logging level (info)"),

@@ -1,0 +1,145 @@
+"""Connection capacity: no crowd, and no single client, takes the node's descriptors.
+
+Real server processes, real sockets. A node caps its WebSocket connections below
+its file-descriptor limit (refusing more with 503 and ``Retry-After``) so the
+HTTP API and ``/healthz`` always keep working; per-address caps and rates are
+optional, and ``X-Forwarded-For`` names the client only behind trusted proxies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import Api, LivegateProcess, fetch_metrics, join_ws, metric_value
+
+
+async def _try_upgrade(
+    http: aiohttp.ClientSession, server: LivegateProcess, headers: dict[str, str] | None = None
+) -> aiohttp.ClientWebSocketResponse | aiohttp.WSServerHandshakeError:
+    try:
+        return await http.ws_connect(server.ws_url, headers=headers)
+    except aiohttp.WSServerHandshakeError as refused:
+        return refused
+
+
+async def _node_still_serves(http: aiohttp.ClientSession, server: LivegateProcess) -> None:
+    async with http.get(f"{server.url}/healthz") as resp:
+        assert resp.status == 200
+    api = Api(http, server)
+    await api.create_event("still-serving")
+    assert (await api.publish("still-serving", {"n": 1}))["seq"] >= 1
+
+
+async def test_connections_past_the_cap_get_503_with_retry_after(
+    http: aiohttp.ClientSession, server_factory: Any
+) -> None:
+    server: LivegateProcess = server_factory("--max-connections", "5")
+    held = [await http.ws_connect(server.ws_url) for _ in range(5)]
+    refused = await _try_upgrade(http, server)
+    assert isinstance(refused, aiohttp.WSServerHandshakeError)
+    assert refused.status == 503 and refused.headers is not None
+    assert int(refused.headers["Retry-After"]) > 0
+    async with http.get(server.ws_url.replace("ws://", "http://"), headers=_upgrade()) as resp:
+        assert resp.status == 503
+        assert (await resp.json())["error"]["code"] == "over_capacity"
+    await _node_still_serves(http, server)
+    # A slot freed is a slot taken again.
+    await held.pop().close()
+    for _ in range(50):
+        again = await _try_upgrade(http, server)
+        if isinstance(again, aiohttp.ClientWebSocketResponse):
+            held.append(again)
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the freed slot was never given back")
+    metrics = await fetch_metrics(http, server)
+    assert metric_value(metrics, 'livegate_refused_upgrades_total{reason="over_capacity"}') == 2
+    for ws in held:
+        await ws.close()
+
+
+def _upgrade() -> dict[str, str]:
+    return {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+
+
+async def test_default_capacity_keeps_descriptors_for_the_api(server_factory: Any) -> None:
+    # A process limited to 200 descriptors: the default capacity keeps a reserve
+    # (64 here), so at "full" the API and /healthz still get sockets.
+    server: LivegateProcess = server_factory(fd_limit=200)
+    held: list[aiohttp.ClientWebSocketResponse] = []
+    statuses: list[int] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        for _ in range(160):
+            outcome = await _try_upgrade(http, server)
+            if isinstance(outcome, aiohttp.ClientWebSocketResponse):
+                held.append(outcome)
+            else:
+                statuses.append(outcome.status)
+        assert 100 <= len(held) <= 200 - 64
+        assert statuses and set(statuses) == {503}
+        await _node_still_serves(http, server)
+        await held.pop().close()
+        await asyncio.sleep(0.2)
+        ws, joined = await join_ws(http, server, "still-serving")  # a freed slot is usable
+        assert joined["type"] == "joined"
+        for held_ws in [*held, ws]:
+            await held_ws.close()
+
+
+async def test_per_address_cap_counts_forwarded_clients_only_behind_trusted_proxies(
+    http: aiohttp.ClientSession, server_factory: Any
+) -> None:
+    server: LivegateProcess = server_factory(
+        "--max-connections-per-ip", "3", "--trusted-proxies", "127.0.0.1/32,::1"
+    )
+    first = [
+        await http.ws_connect(server.ws_url, headers={"X-Forwarded-For": "203.0.113.7"})
+        for _ in range(3)
+    ]
+    refused = await _try_upgrade(http, server, {"X-Forwarded-For": "203.0.113.7"})
+    assert isinstance(refused, aiohttp.WSServerHandshakeError) and refused.status == 429
+    assert refused.headers is not None and "Retry-After" in refused.headers
+    # Another client behind the same proxy (the rightmost untrusted hop counts).
+    other = await http.ws_connect(
+        server.ws_url, headers={"X-Forwarded-For": "203.0.113.7, 198.51.100.2"}
+    )
+    await other.close()
+    for ws in first:
+        await ws.close()
+
+    plain: LivegateProcess = server_factory("--max-connections-per-ip", "3")
+    held = [
+        await http.ws_connect(plain.ws_url, headers={"X-Forwarded-For": f"10.0.0.{i}"})
+        for i in range(3)
+    ]
+    # Not a trusted proxy: the header is ignored and all four come from 127.0.0.1.
+    refused = await _try_upgrade(http, plain, {"X-Forwarded-For": "10.0.0.99"})
+    assert isinstance(refused, aiohttp.WSServerHandshakeError) and refused.status == 429
+    for ws in held:
+        await ws.close()
+
+
+async def test_per_address_connection_rate(
+    http: aiohttp.ClientSession, server_factory: Any
+) -> None:
+    server: LivegateProcess = server_factory(
+        "--connection-rate-per-ip", "0.5", "--connection-burst-per-ip", "4"
+    )
+    outcomes = [await _try_upgrade(http, server) for _ in range(6)]
+    accepted = [o for o in outcomes if isinstance(o, aiohttp.ClientWebSocketResponse)]
+    refused = [o for o in outcomes if isinstance(o, aiohttp.WSServerHandshakeError)]
+    assert len(accepted) == 4 and [r.status for r in refused] == [429, 429]
+    assert refused[0].headers is not None and int(refused[0].headers["Retry-After"]) >= 1
+    for ws in accepted:
+        await ws.close()
+    await _node_still_serves(http, server)
