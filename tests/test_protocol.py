@@ -200,3 +200,42 @@ def test_small_reactions_message_is_unchanged() -> None:
         "counts": counts,
         "comments": comments,
     }
+
+
+def _client_frame(payload: bytes, *, masked: bool = True, opcode: int = 1) -> bytes:
+    length = len(payload)
+    mask_bit = 0x80 if masked else 0
+    if length < 126:
+        head = bytes((0x80 | opcode, mask_bit | length))
+    elif length < 65536:
+        head = bytes((0x80 | opcode, mask_bit | 126)) + length.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, mask_bit | 127)) + length.to_bytes(8, "big")
+    return head + (b"\x01\x02\x03\x04" if masked else b"") + payload
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 13, 1000])
+def test_mask_scanner_finds_the_unmasked_frame_at_any_split(chunk: int) -> None:
+    stream = (
+        _client_frame(b"a" * 10)
+        + _client_frame(b"b" * 300)
+        + _client_frame(b"c" * 70_000)
+        + _client_frame(b"", opcode=9)
+    )
+    bad_at = len(stream)
+    stream += _client_frame(b"unmasked", masked=False) + _client_frame(b"x")
+    scanner = protocol.MaskScanner()
+    found = None
+    for offset in range(0, len(stream), chunk):
+        hit = scanner.scan(stream[offset : offset + chunk])
+        if hit is not None:
+            found = offset + hit
+            break
+    assert found == bad_at
+
+
+def test_mask_scanner_passes_masked_streams() -> None:
+    scanner = protocol.MaskScanner()
+    stream = b"".join(_client_frame(bytes([i]) * i) for i in range(200))
+    assert scanner.scan(stream[:1000]) is None
+    assert scanner.scan(stream[1000:]) is None
