@@ -181,3 +181,17 @@ def test_api_key_on_the_command_line_warns_and_a_key_file_does_not(tmp_path: Pat
     assert "listening on" in result.stdout
     result = _serve_briefly("--api-key-file", str(tmp_path / "missing"), env=env)
     assert result.returncode != 0 and "cannot read the API key file" in result.stdout
+
+
+async def test_events_list_cli_follows_every_page(
+    http: aiohttp.ClientSession, server_factory: Any
+) -> None:
+    from tests.test_feeds import run_cli
+
+    server: LivegateProcess = server_factory()
+    api = Api(http, server)
+    await asyncio.gather(*(api.create_event(f"many-{i:04d}") for i in range(1100)))
+    result = await asyncio.to_thread(run_cli, server, "events", "list")
+    assert result.returncode == 0, result.stderr
+    listed = [line.split("\t")[0] for line in result.stdout.splitlines()]
+    assert sorted(listed) == [f"many-{i:04d}" for i in range(1100)]

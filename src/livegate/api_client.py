@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import orjson
 
 __all__ = ["ApiClient", "ApiClientError"]
+
+LIST_PAGE = 500
+"""Events asked for per page of ``GET /api/events`` (the server's maximum)."""
 
 
 class ApiClientError(Exception):
@@ -147,7 +151,13 @@ class ApiClient:
                 return None
             raise
 
-    async def list_events(self) -> list[dict[str, Any]]:
-        result = await self._call("GET", "/api/events")
-        events: list[dict[str, Any]] = result["events"]
-        return events
+    async def list_events(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        """Every event (of ``status``, if given), following the list's pages."""
+        events: list[dict[str, Any]] = []
+        query = {"limit": str(LIST_PAGE), **({"status": status} if status else {})}
+        while True:
+            page = await self._call("GET", "/api/events?" + urlencode(query))
+            events += page["events"]
+            if not page.get("next"):
+                return events
+            query["cursor"] = page["next"]
