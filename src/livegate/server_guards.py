@@ -94,9 +94,11 @@ class _MaskGuard:
         self._scanner = MaskScanner()
         self._failed = False
 
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+    def feed_data(self, data: bytes | bytearray | memoryview) -> tuple[bool, bytes]:
         if self._failed:
             return False, b""
+        if type(data) is not bytes:  # asyncio's type allows these; uvloop sends bytes
+            data = bytes(data)
         bad_at = self._scanner.scan(data)
         if bad_at is None:
             result: tuple[bool, bytes] = self._inner.feed_data(data)
