@@ -143,3 +143,20 @@ async def test_per_address_connection_rate(
     for ws in accepted:
         await ws.close()
     await _node_still_serves(http, server)
+
+
+async def test_a_flood_of_silent_sockets_cannot_take_the_api_s_descriptors(
+    server_factory: Any,
+) -> None:
+    # 300 sockets that never send a byte against a process with 200 descriptors:
+    # only so many may wait for a first request; the oldest give way to new ones.
+    server: LivegateProcess = server_factory(fd_limit=200)
+    silent = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(300)]
+    await asyncio.sleep(0.3)
+    async with aiohttp.ClientSession() as http:
+        await _node_still_serves(http, server)
+        metrics = await fetch_metrics(http, server)
+    aborted = metric_value(metrics, 'livegate_aborted_connections_total{reason="too_many_waiting"}')
+    assert aborted is not None and aborted >= 300 - 200
+    for _, writer in silent:
+        writer.close()

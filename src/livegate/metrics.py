@@ -59,6 +59,12 @@ class Metrics:
             ["reason"],
             registry=registry,
         )
+        self.aborted_connections = Counter(
+            "livegate_aborted_connections",
+            "Connections aborted before their first request: header_timeout, too_many_waiting.",
+            ["reason"],
+            registry=registry,
+        )
         self.joins = Counter("livegate_joins", "Successful joins.", registry=registry)
         self.messages_in = Counter(
             "livegate_messages_in",

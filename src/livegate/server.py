@@ -627,6 +627,19 @@ async def run(
         keepalive_timeout=settings.keepalive_timeout,
     )
     await runner.setup()
+
+    def aborted(reason: str) -> None:
+        gateway.metrics.aborted_connections.labels(reason).inc()
+        # A browser's speculative preconnect never sends a request: routine, so INFO,
+        # unless silent sockets come faster than they time out.
+        level = logging.INFO if reason == "header_timeout" else logging.WARNING
+        limits.log.note(
+            f"aborted-{reason}",
+            "aborted a connection that sent no request in time (%s)",
+            reason,
+            level=level,
+        )
+
     site = GuardedSite(
         runner,
         settings.host,
@@ -634,6 +647,9 @@ async def run(
         backlog=4096,
         reuse_address=True,
         header_timeout=settings.header_timeout,
+        # Half the descriptors the WebSocket cap leaves over may wait for a request.
+        max_awaiting=max(16, (fd_limit - capacity) // 2),
+        on_abort=aborted,
     )
     limits.site = site
     await site.start()

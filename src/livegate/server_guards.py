@@ -1,8 +1,9 @@
 """Guards on aiohttp's server that aiohttp does not give: the parts that know aiohttp.
 
 - :class:`GuardedSite`: a TCP site whose connections must finish their first
-  request's headers within a timeout (slowloris), on top of aiohttp's own
-  keep-alive timeout for idle connections.
+  request's headers within a timeout (slowloris), and of which only so many may
+  be waiting for that at once (a flood of silent sockets), on top of aiohttp's
+  own keep-alive timeout for idle connections.
 - :func:`guard_masking`: closes a WebSocket whose client sends an unmasked
   frame (RFC 6455 section 5.1), which aiohttp's frame reader accepts.
 - :class:`ClientErrorFilter`: aiohttp logs each malformed request with a full
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -32,38 +34,56 @@ class GuardedSite(web.TCPSite):
 
     A connection that has not completed the headers of its first request
     ``header_timeout`` seconds after it was accepted is aborted; the caller's
-    middleware calls :meth:`request_started` for every request. Later requests
-    on a keep-alive connection are bounded by aiohttp's ``keepalive_timeout``,
-    which closes a connection idle (or stuck mid-headers) for that long.
+    middleware calls :meth:`request_started` for every request. At most
+    ``max_awaiting`` connections may be waiting for their first request at
+    once: past that, the oldest waiting one is aborted, so a flood of silent
+    sockets cannot take the descriptors that prompt clients (``/healthz``, the
+    API) need; a prompt client sends its request within milliseconds and is
+    never the oldest. Later requests on a keep-alive connection are bounded by
+    aiohttp's ``keepalive_timeout``, which closes a connection idle (or stuck
+    mid-headers) for that long.
     """
 
     def __init__(
-        self, runner: web.BaseRunner, *args: Any, header_timeout: float, **kw: Any
+        self,
+        runner: web.BaseRunner,
+        *args: Any,
+        header_timeout: float,
+        max_awaiting: int,
+        on_abort: Callable[[str], None] | None = None,
+        **kw: Any,
     ) -> None:
         super().__init__(runner, *args, **kw)
         self._header_timeout = header_timeout
-        self._awaiting: set[RequestHandler] = set()
-        self.aborted_slow = 0
-        """Connections aborted because their headers did not arrive in time."""
+        self._max_awaiting = max_awaiting
+        self._on_abort = on_abort
+        self._awaiting: OrderedDict[RequestHandler, None] = OrderedDict()
 
     def request_started(self, handler: Any) -> None:
-        self._awaiting.discard(handler)
+        self._awaiting.pop(handler, None)
 
     def _protocol(self) -> RequestHandler:
         server = self._runner.server
         assert server is not None
         handler = server()
-        self._awaiting.add(handler)
+        awaiting = self._awaiting
+        awaiting[handler] = None
+        if len(awaiting) > self._max_awaiting:
+            self._abort(awaiting.popitem(last=False)[0], "too_many_waiting")
         asyncio.get_running_loop().call_later(self._header_timeout, self._expire, handler)
         return handler
 
     def _expire(self, handler: RequestHandler) -> None:
         if handler in self._awaiting:
-            self._awaiting.discard(handler)
-            transport = handler.transport
-            if transport is not None and not transport.is_closing():
-                self.aborted_slow += 1
-                transport.abort()
+            del self._awaiting[handler]
+            self._abort(handler, "header_timeout")
+
+    def _abort(self, handler: RequestHandler, reason: str) -> None:
+        transport = handler.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+            if self._on_abort is not None:
+                self._on_abort(reason)
 
     async def start(self) -> None:
         # TCPSite.start with our protocol factory in place of the runner's server.
