@@ -149,7 +149,7 @@ async def test_a_flood_of_silent_sockets_cannot_take_the_api_s_descriptors(
     server_factory: Any,
 ) -> None:
     # 300 sockets that never send a byte against a process with 200 descriptors:
-    # only so many may wait for a first request; the oldest give way to new ones.
+    # only so many may wait outside a request; the oldest give way to new ones.
     server: LivegateProcess = server_factory(fd_limit=200)
     silent = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(300)]
     await asyncio.sleep(0.3)
@@ -159,4 +159,24 @@ async def test_a_flood_of_silent_sockets_cannot_take_the_api_s_descriptors(
     aborted = metric_value(metrics, 'livegate_aborted_connections_total{reason="too_many_waiting"}')
     assert aborted is not None and aborted >= 300 - 200
     for _, writer in silent:
+        writer.close()
+
+
+async def test_idle_keepalive_connections_give_way_to_new_clients(server_factory: Any) -> None:
+    # A flash crowd's browsers leave keep-alive connections idle after a page
+    # load; 250 of them must not starve a process with 200 descriptors.
+    server: LivegateProcess = server_factory(fd_limit=200)
+    idle = []
+    for _ in range(250):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        idle.append(writer)
+    async with aiohttp.ClientSession() as http:
+        await _node_still_serves(http, server)
+        ws, joined = await join_ws(http, server, "still-serving")
+        assert joined["type"] == "joined"
+        await ws.close()
+    for writer in idle:
         writer.close()

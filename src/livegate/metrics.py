@@ -61,7 +61,8 @@ class Metrics:
         )
         self.aborted_connections = Counter(
             "livegate_aborted_connections",
-            "Connections aborted before their first request: header_timeout, too_many_waiting.",
+            "Connections aborted outside a request: header_timeout (no first request "
+            "in time), too_many_waiting (the longest waiting, past the cap).",
             ["reason"],
             registry=registry,
         )

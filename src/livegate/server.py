@@ -159,12 +159,16 @@ _STATUS_CODES = {
 
 
 @web.middleware
-async def _request_started(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The headers are in: the connection is no longer subject to the header timeout."""
+async def _in_request(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Tells the site when a connection is in a request (see ``GuardedSite``)."""
     site = request.app[LIMITS_KEY].site
-    if site is not None:
-        site.request_started(request.protocol)
-    return await handler(request)
+    if site is None:
+        return await handler(request)
+    site.request_started(request.protocol)
+    try:
+        return await handler(request)
+    finally:
+        site.request_finished(request.protocol)
 
 
 @web.middleware
@@ -577,7 +581,7 @@ def create_app(gateway: Gateway, limits: NodeLimits | None = None) -> web.Applic
     """
     settings = gateway.settings
     app = web.Application(
-        middlewares=[_request_started, _errors_as_json],
+        middlewares=[_in_request, _errors_as_json],
         client_max_size=settings.max_update_size + 1024,
     )
     app[GATEWAY_KEY] = gateway
@@ -647,8 +651,8 @@ async def run(
         backlog=4096,
         reuse_address=True,
         header_timeout=settings.header_timeout,
-        # Half the descriptors the WebSocket cap leaves over may wait for a request.
-        max_awaiting=max(16, (fd_limit - capacity) // 2),
+        # Half the descriptors the WebSocket cap leaves over may be outside a request.
+        max_waiting=max(16, (fd_limit - capacity) // 2),
         on_abort=aborted,
     )
     limits.site = site

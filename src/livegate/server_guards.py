@@ -30,18 +30,22 @@ __all__ = ["ClientErrorFilter", "GuardedSite", "guard_masking"]
 
 
 class GuardedSite(web.TCPSite):
-    """A :class:`aiohttp.web.TCPSite` that aborts connections slow to send a request.
+    """A :class:`aiohttp.web.TCPSite` that bounds connections which are not in a request.
 
-    A connection that has not completed the headers of its first request
-    ``header_timeout`` seconds after it was accepted is aborted; the caller's
-    middleware calls :meth:`request_started` for every request. At most
-    ``max_awaiting`` connections may be waiting for their first request at
-    once: past that, the oldest waiting one is aborted, so a flood of silent
-    sockets cannot take the descriptors that prompt clients (``/healthz``, the
-    API) need; a prompt client sends its request within milliseconds and is
-    never the oldest. Later requests on a keep-alive connection are bounded by
-    aiohttp's ``keepalive_timeout``, which closes a connection idle (or stuck
-    mid-headers) for that long.
+    - A connection that has not completed the headers of its first request
+      ``header_timeout`` seconds after it was accepted is aborted (slowloris).
+    - At most ``max_waiting`` connections may be outside a request at once:
+      new ones waiting for their first request, and keep-alive ones idle
+      between requests (a browser leaves several after loading a page). Past
+      that, the one waiting longest is aborted, so neither a flood of silent
+      sockets nor a flash crowd's idle keep-alives can take the descriptors
+      that prompt clients (``/healthz``, the API) need; a prompt client sends
+      its request within milliseconds and is never the oldest.
+    - An idle keep-alive connection is also closed by aiohttp's
+      ``keepalive_timeout``, even one stuck mid-headers.
+
+    The caller's middleware must call :meth:`request_started` when a request's
+    headers are in and :meth:`request_finished` when its handler returns.
     """
 
     def __init__(
@@ -49,33 +53,43 @@ class GuardedSite(web.TCPSite):
         runner: web.BaseRunner,
         *args: Any,
         header_timeout: float,
-        max_awaiting: int,
+        max_waiting: int,
         on_abort: Callable[[str], None] | None = None,
         **kw: Any,
     ) -> None:
         super().__init__(runner, *args, **kw)
         self._header_timeout = header_timeout
-        self._max_awaiting = max_awaiting
+        self._max_waiting = max_waiting
         self._on_abort = on_abort
-        self._awaiting: OrderedDict[RequestHandler, None] = OrderedDict()
+        self._waiting: OrderedDict[RequestHandler, bool] = OrderedDict()
+        """Connections outside a request, longest waiting first; True once one had a request."""
 
     def request_started(self, handler: Any) -> None:
-        self._awaiting.pop(handler, None)
+        self._waiting.pop(handler, None)
+
+    def request_finished(self, handler: Any) -> None:
+        transport = handler.transport
+        if transport is not None and not transport.is_closing():
+            self._wait(handler, True)
 
     def _protocol(self) -> RequestHandler:
         server = self._runner.server
         assert server is not None
         handler = server()
-        awaiting = self._awaiting
-        awaiting[handler] = None
-        if len(awaiting) > self._max_awaiting:
-            self._abort(awaiting.popitem(last=False)[0], "too_many_waiting")
+        self._wait(handler, False)
         asyncio.get_running_loop().call_later(self._header_timeout, self._expire, handler)
         return handler
 
+    def _wait(self, handler: RequestHandler, had_request: bool) -> None:
+        waiting = self._waiting
+        waiting[handler] = had_request
+        while len(waiting) > self._max_waiting:
+            # Entries of connections that closed meanwhile go first, at no cost.
+            self._abort(waiting.popitem(last=False)[0], "too_many_waiting")
+
     def _expire(self, handler: RequestHandler) -> None:
-        if handler in self._awaiting:
-            del self._awaiting[handler]
+        if self._waiting.get(handler) is False:  # still waiting for its first request
+            del self._waiting[handler]
             self._abort(handler, "header_timeout")
 
     def _abort(self, handler: RequestHandler, reason: str) -> None:
