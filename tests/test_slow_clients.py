@@ -8,6 +8,8 @@ ping-frame flood, and unmasked client frames.
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from typing import Any
 
 import aiohttp
@@ -157,3 +159,43 @@ async def test_unmasked_client_frame_closes_1002(server_factory: Any) -> None:
     opcode, body = await raw.recv_frame()
     assert opcode == CLOSE and int.from_bytes(body[:2], "big") == CloseCode.PROTOCOL_ERROR
     await raw.close()
+
+
+async def test_pings_queued_behind_a_reset_end_quietly(server_factory: Any) -> None:
+    # Found by the fuzzer: answering a ping after the client reset the
+    # connection raised from the /ws handler and logged a traceback.
+    server: LivegateProcess = server_factory()
+    for _ in range(20):
+        raw = await RawWebSocket.connect(server)
+        raw.writer.write(b"\x89\x80\x00\x00\x00\x00" * 2000)  # 2,000 empty masked pings
+        await raw.writer.drain()
+        sock = raw.writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.abort()
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)
+    server.stop()
+    assert "Traceback" not in server.output.decode(), server.output.decode()[-2000:]
+
+
+async def test_non_utf8_upgrade_header_is_a_400_not_a_500(server_factory: Any) -> None:
+    # Found by the fuzzer: aiohttp quotes the header in its 400 text, and a
+    # byte that is not UTF-8 failed to encode there: 500 and a traceback.
+    server: LivegateProcess = server_factory()
+    for header in (b"Upgrade: websocke\xef", b"Sec-WebSocket-Version: 1\xff"):
+        reader, writer = await _open(server)
+        base = {
+            b"Upgrade": b"Upgrade: websocket",
+            b"Sec-WebSocket-Version": b"Sec-WebSocket-Version: 13",
+        }
+        base[header.split(b":")[0]] = header
+        writer.write(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+            + b"\r\n".join(base.values())
+            + b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 400"), head
+        writer.close()
+    server.stop()
+    assert "Traceback" not in server.output.decode()

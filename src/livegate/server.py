@@ -26,12 +26,18 @@ from livegate import __version__, protocol
 from livegate.admission import Admission
 from livegate.clientaddr import ClientAddresses, parse_networks
 from livegate.config import Settings
+from livegate.connection import Connection
 from livegate.fdlimit import current_fd_limit, default_max_connections, raise_fd_limit
 from livegate.gateway import Gateway, InvalidUpdate
 from livegate.metrics import CONTENT_TYPE
 from livegate.protocol import CloseCode
 from livegate.ratelimit import KeyedBuckets
-from livegate.server_guards import ClientErrorFilter, GuardedSite, guard_masking
+from livegate.server_guards import (
+    ClientErrorFilter,
+    GuardedSite,
+    guard_masking,
+    upgrade_headers_printable,
+)
 from livegate.store import EventEnded, EventInfo, StoreFull, UnknownEvent
 from livegate.throttled_log import ThrottledLog
 
@@ -492,7 +498,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         limits.admission.release(address)
 
 
-async def _serve_websocket(request: web.Request, gateway: Gateway) -> web.WebSocketResponse:
+async def _serve_websocket(request: web.Request, gateway: Gateway) -> web.StreamResponse:
     ws = web.WebSocketResponse(
         # aiohttp refuses a message whose size reaches max_msg_size, so +1
         # lets a frame of exactly MAX_CLIENT_FRAME bytes through.
@@ -502,35 +508,50 @@ async def _serve_websocket(request: web.Request, gateway: Gateway) -> web.WebSoc
         compress=False,
         timeout=CLOSE_HANDSHAKE_TIMEOUT,
     )
-    await ws.prepare(request)
+    if not upgrade_headers_printable(request):
+        raise ApiError(400, "bad_request", "malformed WebSocket upgrade headers")
+    try:
+        await ws.prepare(request)
+    except ConnectionError:  # the client left mid-handshake; nobody reads an answer
+        return web.Response(status=400)
     transport = request.transport
-    assert transport is not None
+    if transport is None or transport.is_closing():
+        return ws
     conn = gateway.connect(transport, _closer(transport))
     guard_masking(request, lambda: gateway.protocol_error(conn, "client frames must be masked"))
     try:
-        while True:
-            message = await ws.receive()
-            kind = message.type
-            if kind is WSMsgType.TEXT:
-                await gateway.handle_text(conn, message.data)
-            elif kind is WSMsgType.BINARY:
-                gateway.handle_binary(conn)
-            elif kind is WSMsgType.PING:
-                if gateway.handle_control(conn):
-                    await ws.pong(message.data)
-            elif kind is WSMsgType.PONG:
-                gateway.handle_control(conn)
-            elif kind is WSMsgType.CLOSE:
-                if conn.closed:
-                    transport.close()  # the client answered our close: handshake done
-                else:
-                    await ws.close()  # the client started the close: answer it
-                break
-            else:  # CLOSING, CLOSED, or ERROR (aiohttp has closed with 1007 or 1009)
-                break
+        await _receive_loop(ws, conn, gateway, transport)
+    except ConnectionError:
+        pass  # reset under a write (a pong, a close reply): the client is gone
     finally:
         await gateway.disconnect(conn)
     return ws
+
+
+async def _receive_loop(
+    ws: web.WebSocketResponse, conn: Connection, gateway: Gateway, transport: asyncio.Transport
+) -> None:
+    """Hand each inbound frame to the gateway until the connection ends."""
+    while True:
+        message = await ws.receive()
+        kind = message.type
+        if kind is WSMsgType.TEXT:
+            await gateway.handle_text(conn, message.data)
+        elif kind is WSMsgType.BINARY:
+            gateway.handle_binary(conn)
+        elif kind is WSMsgType.PING:
+            if gateway.handle_control(conn):
+                await ws.pong(message.data)
+        elif kind is WSMsgType.PONG:
+            gateway.handle_control(conn)
+        elif kind is WSMsgType.CLOSE:
+            if conn.closed:
+                transport.close()  # the client answered our close: handshake done
+            else:
+                await ws.close()  # the client started the close: answer it
+            break
+        else:  # CLOSING, CLOSED, or ERROR (aiohttp has closed with 1007 or 1009)
+            break
 
 
 def _closer(transport: asyncio.Transport) -> Callable[[int, str], None]:

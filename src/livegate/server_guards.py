@@ -26,7 +26,9 @@ from aiohttp.web_protocol import RequestHandler
 from livegate.protocol import MaskScanner
 from livegate.throttled_log import ThrottledLog
 
-__all__ = ["ClientErrorFilter", "GuardedSite", "guard_masking"]
+__all__ = ["ClientErrorFilter", "GuardedSite", "guard_masking", "upgrade_headers_printable"]
+
+_QUOTED_UPGRADE_HEADERS = ("Upgrade", "Connection", "Sec-WebSocket-Version")
 
 
 class GuardedSite(web.TCPSite):
@@ -158,6 +160,17 @@ def guard_masking(request: web.Request, on_unmasked: Callable[[], None]) -> None
     protocol._payload_parser = _MaskGuard(protocol._payload_parser, on_unmasked)
 
 
+def upgrade_headers_printable(request: web.Request) -> bool:
+    """Whether the headers aiohttp quotes in its handshake errors are plain ASCII.
+
+    aiohttp puts them in the text of its 400 answer, and a non-UTF-8 byte
+    there (kept as a surrogate) fails to encode: a 500 and a traceback
+    instead of a 400. The caller answers 400 itself when this is False.
+    """
+    headers = request.headers
+    return all(headers.get(name, "").isascii() for name in _QUOTED_UPGRADE_HEADERS)
+
+
 class ClientErrorFilter(logging.Filter):
     """For aiohttp's ``aiohttp.server`` logger: a malformed request is one throttled line.
 
@@ -165,7 +178,7 @@ class ClientErrorFilter(logging.Filter):
     (at a few thousand bad requests a second, gigabytes an hour). A client's
     error (``HttpProcessingError``) becomes one WARNING line without a
     traceback, throttled per kind of error. Any other record (a bug of ours)
-    keeps its traceback, at most once a second per message.
+    keeps its traceback, at most once a second per message and exception type.
     """
 
     def __init__(self, throttle: ThrottledLog) -> None:
@@ -185,7 +198,7 @@ class ClientErrorFilter(logging.Filter):
             )
             return False
         now = time.monotonic()
-        key = str(record.msg)[:200]
+        key = f"{str(record.msg)[:200]}:{type(error).__name__}"
         if now - self._last.get(key, -1e9) < 1.0:
             return False
         if len(self._last) > 1000:
