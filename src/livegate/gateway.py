@@ -235,12 +235,16 @@ class Gateway:
         """Close ``conn`` with ``code`` now; it gets no more messages."""
         if conn.closed:
             return
+        self._retire(conn, reason)
+        conn.close(code, message)
+
+    def _retire(self, conn: Connection, reason: str) -> None:
+        """Stop sending to ``conn`` and stop its timers; count why."""
         if conn.event_id is not None:
             self.hub.remove(conn.event_id, conn)
         self.liveness.forget(conn)
         self.unjoined.forget(conn)
         self.metrics.closes.labels(reason).inc()
-        conn.close(code, message)
 
     def _on_slow(self, conn: Connection) -> None:
         self.close_connection(conn, CloseCode.SLOW_CONSUMER, "slow_consumer", "slow consumer")
@@ -252,14 +256,9 @@ class Gateway:
         which does the rest (viewer counts, unsubscribing). Until then the
         connection gets nothing more.
         """
-        if conn.closed:
-            return
-        conn.closed = True
-        if conn.event_id is not None:
-            self.hub.remove(conn.event_id, conn)
-        self.liveness.forget(conn)
-        self.unjoined.forget(conn)
-        self.metrics.closes.labels("gone").inc()
+        if not conn.closed:
+            conn.closed = True
+            self._retire(conn, "gone")
 
     def _send(self, conn: Connection, kind: str, payload: bytes) -> None:
         conn.send(payload)
@@ -597,7 +596,12 @@ class Gateway:
         if changed:
             self.events_version += 1
             await self._flush_reactions(only=event_id)
-            await self.broker.publish(event_id, protocol.encode_ended(event_id))
+            # Stored as ended: as with a publish, that must not become an error
+            # (a retry would find it ended already and send nothing).
+            try:
+                await self.broker.publish(event_id, protocol.encode_ended(event_id))
+            except Exception:
+                log.exception("publishing the end of %r to the broker failed", event_id)
         return info
 
 
