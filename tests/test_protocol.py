@@ -215,7 +215,7 @@ def _client_frame(payload: bytes, *, masked: bool = True, opcode: int = 1) -> by
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 13, 1000])
-def test_mask_scanner_finds_the_unmasked_frame_at_any_split(chunk: int) -> None:
+def test_frame_scanner_finds_the_unmasked_frame_at_any_split(chunk: int) -> None:
     stream = (
         _client_frame(b"a" * 10)
         + _client_frame(b"b" * 300)
@@ -224,18 +224,37 @@ def test_mask_scanner_finds_the_unmasked_frame_at_any_split(chunk: int) -> None:
     )
     bad_at = len(stream)
     stream += _client_frame(b"unmasked", masked=False) + _client_frame(b"x")
-    scanner = protocol.MaskScanner()
-    found = None
+    scanner = protocol.FrameScanner()
+    counted, found = 0, None
     for offset in range(0, len(stream), chunk):
-        hit = scanner.scan(stream[offset : offset + chunk])
-        if hit is not None:
-            found = offset + hit
+        frames, stop = scanner.scan(stream[offset : offset + chunk], budget=100)
+        counted += frames
+        if stop is not None:
+            assert stop.reason == "unmasked"
+            found = offset + stop.offset
             break
-    assert found == bad_at
+    assert found == bad_at and counted == 4
 
 
-def test_mask_scanner_passes_masked_streams() -> None:
-    scanner = protocol.MaskScanner()
+@pytest.mark.parametrize("chunk", [1, 5, 6, 7, 64, 100_000])
+def test_frame_scanner_stops_at_the_frame_past_the_budget(chunk: int) -> None:
+    ping = _client_frame(b"", opcode=9)  # 6 bytes: the cheapest frame to flood with
+    stream = ping * 50
+    scanner = protocol.FrameScanner()
+    budget, found = 20, None
+    for offset in range(0, len(stream), chunk):
+        frames, stop = scanner.scan(stream[offset : offset + chunk], budget)
+        budget -= frames
+        if stop is not None:
+            assert stop.reason == "too_many_frames"
+            found = offset + stop.offset
+            break
+    assert budget == 0 and found == 20 * len(ping)
+
+
+def test_frame_scanner_passes_masked_streams_within_budget() -> None:
+    scanner = protocol.FrameScanner()
     stream = b"".join(_client_frame(bytes([i]) * i) for i in range(200))
-    assert scanner.scan(stream[:1000]) is None
-    assert scanner.scan(stream[1000:]) is None
+    assert scanner.scan(stream[:1000], budget=200)[1] is None
+    frames, stop = scanner.scan(stream[1000:], budget=200)
+    assert stop is None and frames > 0

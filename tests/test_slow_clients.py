@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from livegate.protocol import CloseCode
-from tests.conftest import Api, LivegateProcess, RawWebSocket, join_ws
+from tests.conftest import Api, LivegateProcess, RawWebSocket, fetch_metrics, join_ws, metric_value
 
 PING, PONG, CLOSE = 0x9, 0xA, 0x8
 
@@ -199,3 +199,29 @@ async def test_non_utf8_upgrade_header_is_a_400_not_a_500(server_factory: Any) -
         writer.close()
     server.stop()
     assert "Traceback" not in server.output.decode()
+
+
+async def test_frames_past_the_frame_budget_close_4008_before_parsing(
+    http: aiohttp.ClientSession, server_factory: Any
+) -> None:
+    # 300 one-byte fragments of one small ping message: legal WebSocket, but 300
+    # frames to parse for one message. The frame budget (burst 200) stops it.
+    server: LivegateProcess = server_factory()
+    raw = await RawWebSocket.connect(server)
+    message = b'{"type":"ping",' + b" " * 279 + b'"t":1}'
+    assert len(message) == 300
+    frames = [raw.frame(0x1 if i == 0 else 0x0, message[i : i + 1], fin=False) for i in range(299)]
+    raw.writer.write(b"".join(frames) + raw.frame(0x0, message[299:], fin=True))
+    opcode, body = await raw.recv_frame()
+    assert opcode == CLOSE and int.from_bytes(body[:2], "big") == CloseCode.RATE_LIMIT
+    await raw.close()
+    # The same message in 100 fragments is within the budget and answered.
+    polite = await RawWebSocket.connect(server)
+    for i in range(0, 300, 3):
+        opcode = 0x1 if i == 0 else 0x0
+        await polite.send_frame(opcode, message[i : i + 3], fin=i == 297)
+    answer = await polite.recv_json()
+    assert answer["type"] == "pong", answer
+    await polite.close()
+    metrics = await fetch_metrics(http, server)
+    assert metric_value(metrics, 'livegate_closes_total{reason="frame_flood"}') == 1

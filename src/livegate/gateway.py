@@ -309,9 +309,18 @@ class Gateway:
             self.close_connection(conn, CloseCode.RATE_LIMIT, "rate_limit", "rate limit abuse")
         return False
 
-    def protocol_error(self, conn: Connection, message: str) -> None:
-        """The client broke the WebSocket protocol (an unmasked frame): close with 1002."""
-        self.close_connection(conn, CloseCode.PROTOCOL_ERROR, "protocol_error", message)
+    def frame_violation(self, conn: Connection, reason: str) -> None:
+        """The frame check before parsing stopped reading ``conn`` (see ``FrameScanner``).
+
+        ``unmasked``: a WebSocket protocol error, 1002. ``too_many_frames``: a
+        flood of frames past the frame budget, 4008. Nothing more is read.
+        """
+        if reason == "unmasked":
+            self.close_connection(
+                conn, CloseCode.PROTOCOL_ERROR, "protocol_error", "client frames must be masked"
+            )
+        else:
+            self.close_connection(conn, CloseCode.RATE_LIMIT, "frame_flood", "too many frames")
 
     def _error(self, conn: Connection, code: str, message: str) -> None:
         self.metrics.errors.labels(code).inc()

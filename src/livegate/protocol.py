@@ -38,12 +38,13 @@ __all__ = [
     "ClientMessage",
     "CloseCode",
     "ErrorCode",
+    "FrameScanner",
     "Join",
     "Leave",
-    "MaskScanner",
     "Ping",
     "ProtocolError",
     "Reaction",
+    "ScanStop",
     "encode",
     "encode_client",
     "encode_ended",
@@ -549,14 +550,28 @@ def frame_close(code: int, reason: str) -> bytes:
     return bytes((0x88, len(body))) + body
 
 
-class MaskScanner:
-    """Finds the first unmasked frame in a client's byte stream, incrementally.
+@dataclass(frozen=True, slots=True)
+class ScanStop:
+    """Where :meth:`FrameScanner.scan` stopped: the offending frame's offset, and why.
 
-    RFC 6455 section 5.1: a server must close the connection when a client
-    frame is not masked. Feed every byte read from the client, in order, to
-    ``scan``; it walks only the frame headers (payloads are skipped by length),
-    so it costs a few operations per frame. The payload itself is parsed by the
-    WebSocket library, which does not check the mask bit.
+    ``offset`` is where the frame begins in the chunk scanned (0 or negative when
+    its header began in an earlier chunk). ``reason`` is ``"unmasked"`` (RFC 6455
+    section 5.1 requires failing the connection) or ``"too_many_frames"``.
+    """
+
+    offset: int
+    reason: str
+
+
+class FrameScanner:
+    """Walks the frame headers of a client's byte stream, incrementally.
+
+    Feed every byte read from the client, in order, to ``scan``. It reads only
+    frame headers (payloads are skipped by length), so it costs a few
+    operations per frame, and it answers before the WebSocket library parses
+    anything: whether a frame is unmasked (which that library does not check),
+    and whether the client sent more frames than its budget, so a flood of tiny
+    frames (empty pings are 6 bytes) is cut off before each one costs a parse.
     """
 
     __slots__ = ("_head", "_skip")
@@ -565,13 +580,14 @@ class MaskScanner:
         self._skip = 0
         self._head = b""
 
-    def scan(self, data: bytes) -> int | None:
-        """Offset in ``data`` where an unmasked frame starts, or None if all are masked.
+    def scan(self, data: bytes, budget: int) -> tuple[int, ScanStop | None]:
+        """(frames whose header completed in ``data``, where to stop or None).
 
-        A header split across two calls counts at the offset of its first byte
-        in the second (0, or negative if it began in an earlier chunk). After a
-        non-None answer the stream is broken; do not call again.
+        At most ``budget`` frames may complete their header; the next one stops
+        the scan, as does an unmasked frame. After a stop the stream is broken:
+        do not call again.
         """
+        frames = 0
         pos, end = 0, len(data)
         while pos < end:
             if self._skip:
@@ -586,12 +602,15 @@ class MaskScanner:
                 break
             second = head[1]
             if not second & 0x80:
-                return start
+                return frames, ScanStop(start, "unmasked")
             length = second & 0x7F
             size = 6 + (2 if length == 126 else 8 if length == 127 else 0)
             if len(head) < size:
                 self._head, pos = head, end
                 break
+            if frames == budget:
+                return frames, ScanStop(start, "too_many_frames")
+            frames += 1
             if length == 126:
                 length = int.from_bytes(head[2:4], "big")
             elif length == 127:
@@ -599,4 +618,4 @@ class MaskScanner:
             pos = start + size
             self._head = b""
             self._skip = length
-        return None
+        return frames, None

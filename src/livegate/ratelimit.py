@@ -46,6 +46,15 @@ class TokenBucket:
         self._refill(now)
         return self._tokens >= 1.0
 
+    def available(self, now: float) -> int:
+        """Whole tokens in the bucket now."""
+        self._refill(now)
+        return int(self._tokens)
+
+    def spend(self, count: int) -> None:
+        """Take ``count`` tokens at once; the caller checked ``available`` first."""
+        self._tokens -= count
+
     def retry_after(self, now: float) -> int:
         """Whole seconds until a token is back (at least 1): a ``Retry-After`` value."""
         self._refill(now)

@@ -31,11 +31,11 @@ from livegate.fdlimit import current_fd_limit, default_max_connections, raise_fd
 from livegate.gateway import Gateway, InvalidUpdate
 from livegate.metrics import CONTENT_TYPE
 from livegate.protocol import CloseCode
-from livegate.ratelimit import KeyedBuckets
+from livegate.ratelimit import KeyedBuckets, TokenBucket
 from livegate.server_guards import (
     ClientErrorFilter,
     GuardedSite,
-    guard_masking,
+    guard_frames,
     upgrade_headers_printable,
 )
 from livegate.store import EventEnded, EventInfo, StoreFull, UnknownEvent
@@ -518,7 +518,13 @@ async def _serve_websocket(request: web.Request, gateway: Gateway) -> web.Stream
     if transport is None or transport.is_closing():
         return ws
     conn = gateway.connect(transport, _closer(transport))
-    guard_masking(request, lambda: gateway.protocol_error(conn, "client frames must be masked"))
+    settings = gateway.settings
+    guard_frames(
+        request,
+        TokenBucket(settings.frame_rate, settings.frame_burst, gateway.clock.monotonic()),
+        gateway.clock.monotonic,
+        lambda reason: gateway.frame_violation(conn, reason),
+    )
     try:
         await _receive_loop(ws, conn, gateway, transport)
     except ConnectionError:

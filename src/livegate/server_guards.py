@@ -4,8 +4,10 @@
   request's headers within a timeout (slowloris), and of which only so many may
   be waiting for that at once (a flood of silent sockets), on top of aiohttp's
   own keep-alive timeout for idle connections.
-- :func:`guard_masking`: closes a WebSocket whose client sends an unmasked
-  frame (RFC 6455 section 5.1), which aiohttp's frame reader accepts.
+- :func:`guard_frames`: checks a WebSocket client's frames before aiohttp
+  parses them: an unmasked frame (RFC 6455 section 5.1, which aiohttp's frame
+  reader accepts) or more frames than the connection's frame budget (a flood
+  of tiny ping frames) stop the reading at once.
 - :class:`ClientErrorFilter`: aiohttp logs each malformed request with a full
   traceback; this makes it one throttled line.
 """
@@ -23,10 +25,11 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
-from livegate.protocol import MaskScanner
+from livegate.protocol import FrameScanner
+from livegate.ratelimit import TokenBucket
 from livegate.throttled_log import ThrottledLog
 
-__all__ = ["ClientErrorFilter", "GuardedSite", "guard_masking", "upgrade_headers_printable"]
+__all__ = ["ClientErrorFilter", "GuardedSite", "guard_frames", "upgrade_headers_printable"]
 
 _QUOTED_UPGRADE_HEADERS = ("Upgrade", "Connection", "Sec-WebSocket-Version")
 
@@ -115,19 +118,28 @@ class GuardedSite(web.TCPSite):
         )
 
 
-class _MaskGuard:
-    """Stands in for aiohttp's WebSocket frame reader and checks masking first.
+class _FrameGuard:
+    """Stands in for aiohttp's WebSocket frame reader and checks the frames first.
 
-    Bytes before an unmasked frame reach the reader; from that frame on,
-    nothing does, and ``on_unmasked`` is called once.
+    Bytes before an offending frame reach the reader; from that frame on,
+    nothing does (each later chunk is dropped in O(1)), and ``on_violation``
+    is called once with the :class:`~livegate.protocol.ScanStop` reason.
     """
 
-    __slots__ = ("_failed", "_inner", "_on_unmasked", "_scanner")
+    __slots__ = ("_budget", "_clock", "_failed", "_inner", "_on_violation", "_scanner")
 
-    def __init__(self, inner: Any, on_unmasked: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        budget: TokenBucket,
+        clock: Callable[[], float],
+        on_violation: Callable[[str], None],
+    ) -> None:
         self._inner = inner
-        self._on_unmasked = on_unmasked
-        self._scanner = MaskScanner()
+        self._budget = budget
+        self._clock = clock
+        self._on_violation = on_violation
+        self._scanner = FrameScanner()
         self._failed = False
 
     def feed_data(self, data: bytes | bytearray | memoryview) -> tuple[bool, bytes]:
@@ -135,29 +147,39 @@ class _MaskGuard:
             return False, b""
         if type(data) is not bytes:  # asyncio's type allows these; uvloop sends bytes
             data = bytes(data)
-        bad_at = self._scanner.scan(data)
-        if bad_at is None:
+        budget, now = self._budget, self._clock()
+        frames, stop = self._scanner.scan(data, budget.available(now))
+        budget.spend(frames)
+        if stop is None:
             result: tuple[bool, bytes] = self._inner.feed_data(data)
             return result
         self._failed = True
-        if bad_at > 0:
-            self._inner.feed_data(data[:bad_at])
-        self._on_unmasked()
+        if stop.offset > 0:
+            self._inner.feed_data(data[: stop.offset])
+        self._on_violation(stop.reason)
         return False, b""
 
     def feed_eof(self) -> None:
         self._inner.feed_eof()
 
 
-def guard_masking(request: web.Request, on_unmasked: Callable[[], None]) -> None:
-    """After ``WebSocketResponse.prepare``: call ``on_unmasked`` at the first unmasked frame.
+def guard_frames(
+    request: web.Request,
+    budget: TokenBucket,
+    clock: Callable[[], float],
+    on_violation: Callable[[str], None],
+) -> None:
+    """After ``WebSocketResponse.prepare``: check every client frame before aiohttp parses it.
 
-    aiohttp has no hook for this, so the connection's frame reader is wrapped
-    (its ``_payload_parser``). Frames that arrived in the same read as the
-    upgrade request were parsed during ``prepare`` and are not checked.
+    Each frame takes a token from ``budget``; the first frame without one, or
+    the first unmasked frame, calls ``on_violation("too_many_frames" or
+    "unmasked")`` and nothing more is parsed. aiohttp has no hook for this, so
+    the connection's frame reader is wrapped (its ``_payload_parser``). Frames
+    that arrived in the same read as the upgrade request were parsed during
+    ``prepare`` and are not checked.
     """
     protocol = request.protocol
-    protocol._payload_parser = _MaskGuard(protocol._payload_parser, on_unmasked)
+    protocol._payload_parser = _FrameGuard(protocol._payload_parser, budget, clock, on_violation)
 
 
 def upgrade_headers_printable(request: web.Request) -> bool:
