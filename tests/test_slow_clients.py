@@ -204,22 +204,22 @@ async def test_non_utf8_upgrade_header_is_a_400_not_a_500(server_factory: Any) -
 async def test_frames_past_the_frame_budget_close_4008_before_parsing(
     http: aiohttp.ClientSession, server_factory: Any
 ) -> None:
-    # 300 one-byte fragments of one small ping message: legal WebSocket, but 300
-    # frames to parse for one message. The frame budget (burst 200) stops it.
+    # 500 one-byte fragments of one small ping message: legal WebSocket, but 500
+    # frames to parse for one message. The frame budget (burst 400) stops it.
     server: LivegateProcess = server_factory()
     raw = await RawWebSocket.connect(server)
-    message = b'{"type":"ping",' + b" " * 279 + b'"t":1}'
-    assert len(message) == 300
-    frames = [raw.frame(0x1 if i == 0 else 0x0, message[i : i + 1], fin=False) for i in range(299)]
-    raw.writer.write(b"".join(frames) + raw.frame(0x0, message[299:], fin=True))
+    message = b'{"type":"ping",' + b" " * 479 + b'"t":1}'
+    assert len(message) == 500
+    frames = [raw.frame(0x1 if i == 0 else 0x0, message[i : i + 1], fin=False) for i in range(499)]
+    raw.writer.write(b"".join(frames) + raw.frame(0x0, message[499:], fin=True))
     opcode, body = await raw.recv_frame()
     assert opcode == CLOSE and int.from_bytes(body[:2], "big") == CloseCode.RATE_LIMIT
     await raw.close()
     # The same message in 100 fragments is within the budget and answered.
     polite = await RawWebSocket.connect(server)
-    for i in range(0, 300, 3):
+    for i in range(0, 500, 5):
         opcode = 0x1 if i == 0 else 0x0
-        await polite.send_frame(opcode, message[i : i + 3], fin=i == 297)
+        await polite.send_frame(opcode, message[i : i + 5], fin=i == 495)
     answer = await polite.recv_json()
     assert answer["type"] == "pong", answer
     await polite.close()

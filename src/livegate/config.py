@@ -39,10 +39,12 @@ class Settings:
     message_rate: float = 20.0
     """Inbound messages per second per connection (all types), the general flood guard."""
     message_burst: int = 40
-    frame_rate: float = 100.0
+    frame_rate: float = 200.0
     """WebSocket frames per second per connection (text, fragments, ping, pong...), counted
-    before they are parsed; past ``frame_burst`` the connection is closed with 4008."""
-    frame_burst: int = 200
+    before they are parsed; past ``frame_burst`` the connection is closed with 4008. Ten
+    times the message limits: a backstop for floods of tiny frames, which the message
+    limits (with their ``rate_limited`` errors) would meet only after parsing them."""
+    frame_burst: int = 400
     abuse_limit: int = 30
     """Refused messages a connection may collect (net of ``abuse_rate``) before 4008."""
     abuse_rate: float = 1.0
