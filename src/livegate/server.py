@@ -26,7 +26,6 @@ from livegate import __version__, protocol
 from livegate.admission import Admission
 from livegate.clientaddr import ClientAddresses, parse_networks
 from livegate.config import Settings
-from livegate.connection import Connection
 from livegate.fdlimit import current_fd_limit, default_max_connections, raise_fd_limit
 from livegate.gateway import Gateway, InvalidUpdate
 from livegate.metrics import CONTENT_TYPE
@@ -164,13 +163,30 @@ _STATUS_CODES = {
 }
 
 
+def _is_websocket(request: web.Request) -> bool:
+    """Whether ``websocket`` handles this request (it answers its own errors)."""
+    return request.match_info.handler is websocket
+
+
 @web.middleware
-async def _in_request(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Tells the site when a connection is in a request (see ``GuardedSite``)."""
+def _in_request(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Tells the site when a connection is in a request (see ``GuardedSite``).
+
+    A plain function, so that a WebSocket, which never returns to HTTP, keeps
+    no middleware coroutine alive for its whole life: memory per viewer.
+    """
     site = request.app[LIMITS_KEY].site
     if site is None:
-        return await handler(request)
+        return handler(request)
     site.request_started(request.protocol)
+    if _is_websocket(request):
+        return handler(request)
+    return _finish_request(request, handler, site)
+
+
+async def _finish_request(
+    request: web.Request, handler: Handler, site: GuardedSite
+) -> web.StreamResponse:
     try:
         return await handler(request)
     finally:
@@ -178,16 +194,27 @@ async def _in_request(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 @web.middleware
-async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+def _errors_as_json(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Every API error as ``{"error": {...}}``. ``/ws`` does this itself (see ``websocket``)."""
+    if _is_websocket(request):
+        return handler(request)
+    return _answer_errors(request, handler)
+
+
+async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ApiError as exc:
+    except (ApiError, web.HTTPException) as exc:
+        return _error_as_json(exc)
+
+
+def _error_as_json(exc: ApiError | web.HTTPException) -> web.Response:
+    if isinstance(exc, ApiError):
         return _error_response(exc.status, exc.code, exc.message, exc.fields, exc.retry_after)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = _STATUS_CODES.get(exc.status, "http_error")
-        return _error_response(exc.status, code, exc.reason)
+    if exc.status < 400:
+        raise exc
+    code = _STATUS_CODES.get(exc.status, "http_error")
+    return _error_response(exc.status, code, exc.reason)
 
 
 def _gateway(request: web.Request) -> Gateway:
@@ -475,7 +502,71 @@ def _page(name: str) -> Handler:
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
+    """``GET /ws``: admit, upgrade, then hand each inbound frame to the gateway.
+
+    One coroutine for the connection's whole life, on purpose: every coroutine
+    frame alive per viewer is memory per viewer (the helpers below return
+    before the connection's life begins, and the middlewares step aside for
+    this path, so it answers its own errors as JSON).
+    """
     gateway = _gateway(request)
+    try:
+        address = _admit(request, gateway)
+    except ApiError as exc:
+        return _error_as_json(exc)
+    limits = request.app[LIMITS_KEY]
+    try:
+        try:
+            upgraded = await _upgrade(request)
+        except (ApiError, web.HTTPException) as exc:
+            return _error_as_json(exc)
+        if not isinstance(upgraded, tuple):
+            return upgraded
+        ws, transport = upgraded
+        conn = gateway.connect(transport, _closer(transport))
+        settings = gateway.settings
+        guard_frames(
+            request,
+            TokenBucket(settings.frame_rate, settings.frame_burst, gateway.clock.monotonic()),
+            gateway.clock.monotonic,
+            lambda reason: gateway.frame_violation(conn, reason),
+        )
+        try:
+            while True:
+                message = await ws.receive()
+                kind = message.type
+                if kind is WSMsgType.TEXT:
+                    await gateway.handle_text(conn, message.data)
+                elif kind is WSMsgType.BINARY:
+                    gateway.handle_binary(conn)
+                elif kind is WSMsgType.PING:
+                    if gateway.handle_control(conn):
+                        await ws.pong(message.data)
+                elif kind is WSMsgType.PONG:
+                    gateway.handle_control(conn)
+                elif kind is WSMsgType.CLOSE:
+                    if conn.closed:
+                        transport.close()  # the client answered our close: handshake done
+                    else:
+                        await ws.close()  # the client started the close: answer it
+                    break
+                else:  # CLOSING, CLOSED, or ERROR (aiohttp has closed with 1007 or 1009)
+                    break
+        except ConnectionError:
+            pass  # reset under a write (a pong, a close reply): the client is gone
+        finally:
+            await gateway.disconnect(conn)
+        return ws
+    finally:
+        limits.admission.release(address)
+
+
+def _admit(request: web.Request, gateway: Gateway) -> str:
+    """Count the upgrade in (the caller releases it) and return the client address.
+
+    Raises ApiError 503 while draining or past the node's capacity, 429 past a
+    per-address limit; each with ``Retry-After``.
+    """
     if gateway.draining:
         raise ApiError(503, "draining", "server is restarting; reconnect elsewhere", retry_after=1)
     limits = request.app[LIMITS_KEY]
@@ -492,13 +583,15 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         raise ApiError(
             refusal.status, refusal.reason, refusal.message, retry_after=refusal.retry_after
         )
-    try:
-        return await _serve_websocket(request, gateway)
-    finally:
-        limits.admission.release(address)
+    return address
 
 
-async def _serve_websocket(request: web.Request, gateway: Gateway) -> web.StreamResponse:
+async def _upgrade(
+    request: web.Request,
+) -> tuple[web.WebSocketResponse, asyncio.Transport] | web.StreamResponse:
+    """The WebSocket handshake: the prepared response and its transport, or what to answer."""
+    if not upgrade_headers_printable(request):
+        raise ApiError(400, "bad_request", "malformed WebSocket upgrade headers")
     ws = web.WebSocketResponse(
         # aiohttp refuses a message whose size reaches max_msg_size, so +1
         # lets a frame of exactly MAX_CLIENT_FRAME bytes through.
@@ -508,8 +601,6 @@ async def _serve_websocket(request: web.Request, gateway: Gateway) -> web.Stream
         compress=False,
         timeout=CLOSE_HANDSHAKE_TIMEOUT,
     )
-    if not upgrade_headers_printable(request):
-        raise ApiError(400, "bad_request", "malformed WebSocket upgrade headers")
     try:
         await ws.prepare(request)
     except ConnectionError:  # the client left mid-handshake; nobody reads an answer
@@ -517,47 +608,7 @@ async def _serve_websocket(request: web.Request, gateway: Gateway) -> web.Stream
     transport = request.transport
     if transport is None or transport.is_closing():
         return ws
-    conn = gateway.connect(transport, _closer(transport))
-    settings = gateway.settings
-    guard_frames(
-        request,
-        TokenBucket(settings.frame_rate, settings.frame_burst, gateway.clock.monotonic()),
-        gateway.clock.monotonic,
-        lambda reason: gateway.frame_violation(conn, reason),
-    )
-    try:
-        await _receive_loop(ws, conn, gateway, transport)
-    except ConnectionError:
-        pass  # reset under a write (a pong, a close reply): the client is gone
-    finally:
-        await gateway.disconnect(conn)
-    return ws
-
-
-async def _receive_loop(
-    ws: web.WebSocketResponse, conn: Connection, gateway: Gateway, transport: asyncio.Transport
-) -> None:
-    """Hand each inbound frame to the gateway until the connection ends."""
-    while True:
-        message = await ws.receive()
-        kind = message.type
-        if kind is WSMsgType.TEXT:
-            await gateway.handle_text(conn, message.data)
-        elif kind is WSMsgType.BINARY:
-            gateway.handle_binary(conn)
-        elif kind is WSMsgType.PING:
-            if gateway.handle_control(conn):
-                await ws.pong(message.data)
-        elif kind is WSMsgType.PONG:
-            gateway.handle_control(conn)
-        elif kind is WSMsgType.CLOSE:
-            if conn.closed:
-                transport.close()  # the client answered our close: handshake done
-            else:
-                await ws.close()  # the client started the close: answer it
-            break
-        else:  # CLOSING, CLOSED, or ERROR (aiohttp has closed with 1007 or 1009)
-            break
+    return ws, transport
 
 
 def _closer(transport: asyncio.Transport) -> Callable[[int, str], None]:
