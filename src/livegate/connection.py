@@ -35,6 +35,7 @@ class Connection:
         "closed",
         "closer",
         "event_id",
+        "frame_bucket",
         "max_buffer",
         "message_bucket",
         "on_gone",
@@ -51,6 +52,7 @@ class Connection:
         *,
         max_buffer: int,
         message_bucket: TokenBucket,
+        frame_bucket: TokenBucket,
         reaction_bucket: TokenBucket,
         abuse_bucket: TokenBucket,
         on_slow: Callable[[Connection], None],
@@ -60,6 +62,7 @@ class Connection:
         self.closer = closer
         self.max_buffer = max_buffer
         self.message_bucket = message_bucket
+        self.frame_bucket = frame_bucket
         self.reaction_bucket = reaction_bucket
         self.abuse_bucket = abuse_bucket
         self.on_slow = on_slow

@@ -205,6 +205,7 @@ class Gateway:
             closer,
             max_buffer=settings.max_buffer,
             message_bucket=TokenBucket(settings.message_rate, settings.message_burst, now),
+            frame_bucket=TokenBucket(settings.frame_rate, settings.frame_burst, now),
             reaction_bucket=TokenBucket(settings.reaction_rate, settings.reaction_burst, now),
             abuse_bucket=TokenBucket(settings.abuse_rate, settings.abuse_limit, now),
             on_slow=self._on_slow,
@@ -308,6 +309,13 @@ class Gateway:
         if not conn.abuse_bucket.take(now):
             self.close_connection(conn, CloseCode.RATE_LIMIT, "rate_limit", "rate limit abuse")
         return False
+
+    def frame_budget(self, conn: Connection) -> int:
+        """Frames ``conn`` may send now, before they are parsed (``server_guards.FrameJudge``)."""
+        return conn.frame_bucket.available(self.clock.monotonic())
+
+    def frames_spent(self, conn: Connection, frames: int) -> None:
+        conn.frame_bucket.spend(frames)
 
     def frame_violation(self, conn: Connection, reason: str) -> None:
         """The frame check before parsing stopped reading ``conn`` (see ``FrameScanner``).

@@ -30,7 +30,7 @@ from livegate.fdlimit import current_fd_limit, default_max_connections, raise_fd
 from livegate.gateway import Gateway, InvalidUpdate
 from livegate.metrics import CONTENT_TYPE
 from livegate.protocol import CloseCode
-from livegate.ratelimit import KeyedBuckets, TokenBucket
+from livegate.ratelimit import KeyedBuckets
 from livegate.server_guards import (
     ClientErrorFilter,
     GuardedSite,
@@ -524,13 +524,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             return upgraded
         ws, transport = upgraded
         conn = gateway.connect(transport, _closer(transport))
-        settings = gateway.settings
-        guard_frames(
-            request,
-            TokenBucket(settings.frame_rate, settings.frame_burst, gateway.clock.monotonic()),
-            gateway.clock.monotonic,
-            lambda reason: gateway.frame_violation(conn, reason),
-        )
+        guard_frames(request, conn, gateway)
         try:
             while True:
                 message = await ws.receive()

@@ -19,17 +19,23 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
+from livegate.connection import Connection
 from livegate.protocol import FrameScanner
-from livegate.ratelimit import TokenBucket
 from livegate.throttled_log import ThrottledLog
 
-__all__ = ["ClientErrorFilter", "GuardedSite", "guard_frames", "upgrade_headers_printable"]
+__all__ = [
+    "ClientErrorFilter",
+    "FrameJudge",
+    "GuardedSite",
+    "guard_frames",
+    "upgrade_headers_printable",
+]
 
 _QUOTED_UPGRADE_HEADERS = ("Upgrade", "Connection", "Sec-WebSocket-Version")
 
@@ -66,8 +72,10 @@ class GuardedSite(web.TCPSite):
         self._header_timeout = header_timeout
         self._max_waiting = max_waiting
         self._on_abort = on_abort
-        self._waiting: OrderedDict[RequestHandler, bool] = OrderedDict()
-        """Connections outside a request, longest waiting first; True once one had a request."""
+        self._waiting: OrderedDict[RequestHandler, float | None] = OrderedDict()
+        """Connections outside a request, longest waiting first: when each was accepted
+        if it has not had a request yet, else None (idle between keep-alive requests)."""
+        self._sweeper: asyncio.Task[None] | None = None
 
     def request_started(self, handler: Any) -> None:
         self._waiting.pop(handler, None)
@@ -75,27 +83,37 @@ class GuardedSite(web.TCPSite):
     def request_finished(self, handler: Any) -> None:
         transport = handler.transport
         if transport is not None and not transport.is_closing():
-            self._wait(handler, True)
+            self._wait(handler, None)
 
     def _protocol(self) -> RequestHandler:
         server = self._runner.server
         assert server is not None
         handler = server()
-        self._wait(handler, False)
-        asyncio.get_running_loop().call_later(self._header_timeout, self._expire, handler)
+        self._wait(handler, time.monotonic())
         return handler
 
-    def _wait(self, handler: RequestHandler, had_request: bool) -> None:
+    def _wait(self, handler: RequestHandler, accepted: float | None) -> None:
         waiting = self._waiting
-        waiting[handler] = had_request
+        waiting[handler] = accepted
         while len(waiting) > self._max_waiting:
             # Entries of connections that closed meanwhile go first, at no cost.
             self._abort(waiting.popitem(last=False)[0], "too_many_waiting")
 
-    def _expire(self, handler: RequestHandler) -> None:
-        if self._waiting.get(handler) is False:  # still waiting for its first request
-            del self._waiting[handler]
-            self._abort(handler, "header_timeout")
+    async def _sweep(self) -> None:
+        """Abort connections without a first request after ``header_timeout``.
+
+        One task for the site rather than a timer per connection (a timer
+        handle per viewer for its first seconds is memory per viewer). The
+        waiting connections are at most ``max_waiting``, so a sweep is cheap.
+        """
+        interval = min(1.0, self._header_timeout / 4)
+        while True:
+            await asyncio.sleep(interval)
+            deadline = time.monotonic() - self._header_timeout
+            late = [h for h, accepted in self._waiting.items() if accepted and accepted < deadline]
+            for handler in late:
+                del self._waiting[handler]
+                self._abort(handler, "header_timeout")
 
     def _abort(self, handler: RequestHandler, reason: str) -> None:
         transport = handler.transport
@@ -107,6 +125,7 @@ class GuardedSite(web.TCPSite):
     async def start(self) -> None:
         # TCPSite.start with our protocol factory in place of the runner's server.
         await web.BaseSite.start(self)
+        self._sweeper = asyncio.create_task(self._sweep(), name="header-timeout")
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self._protocol,
@@ -117,28 +136,43 @@ class GuardedSite(web.TCPSite):
             reuse_port=self._reuse_port,
         )
 
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        await super().stop()
+
+
+class FrameJudge(Protocol):
+    """What :func:`guard_frames` needs from the node (the gateway is one)."""
+
+    def frame_budget(self, conn: Connection) -> int:
+        """Frames ``conn`` may send now (whole tokens of its frame bucket)."""
+        ...
+
+    def frames_spent(self, conn: Connection, frames: int) -> None: ...
+
+    def frame_violation(self, conn: Connection, reason: str) -> None:
+        """The scan stopped at an offending frame; nothing more will be parsed."""
+        ...
+
 
 class _FrameGuard:
     """Stands in for aiohttp's WebSocket frame reader and checks the frames first.
 
     Bytes before an offending frame reach the reader; from that frame on,
-    nothing does (each later chunk is dropped in O(1)), and ``on_violation``
-    is called once with the :class:`~livegate.protocol.ScanStop` reason.
+    nothing does (each later chunk is dropped in O(1)), and the judge's
+    ``frame_violation`` is called once with the
+    :class:`~livegate.protocol.ScanStop` reason. Five slots and a scanner per
+    viewer, no closure: this lives as long as the connection.
     """
 
-    __slots__ = ("_budget", "_clock", "_failed", "_inner", "_on_violation", "_scanner")
+    __slots__ = ("_conn", "_failed", "_inner", "_judge", "_scanner")
 
-    def __init__(
-        self,
-        inner: Any,
-        budget: TokenBucket,
-        clock: Callable[[], float],
-        on_violation: Callable[[str], None],
-    ) -> None:
+    def __init__(self, inner: Any, conn: Connection, judge: FrameJudge) -> None:
         self._inner = inner
-        self._budget = budget
-        self._clock = clock
-        self._on_violation = on_violation
+        self._conn = conn
+        self._judge = judge
         self._scanner = FrameScanner()
         self._failed = False
 
@@ -147,39 +181,34 @@ class _FrameGuard:
             return False, b""
         if type(data) is not bytes:  # asyncio's type allows these; uvloop sends bytes
             data = bytes(data)
-        budget, now = self._budget, self._clock()
-        frames, stop = self._scanner.scan(data, budget.available(now))
-        budget.spend(frames)
+        judge, conn = self._judge, self._conn
+        frames, stop = self._scanner.scan(data, judge.frame_budget(conn))
+        judge.frames_spent(conn, frames)
         if stop is None:
             result: tuple[bool, bytes] = self._inner.feed_data(data)
             return result
         self._failed = True
         if stop.offset > 0:
             self._inner.feed_data(data[: stop.offset])
-        self._on_violation(stop.reason)
+        judge.frame_violation(conn, stop.reason)
         return False, b""
 
     def feed_eof(self) -> None:
         self._inner.feed_eof()
 
 
-def guard_frames(
-    request: web.Request,
-    budget: TokenBucket,
-    clock: Callable[[], float],
-    on_violation: Callable[[str], None],
-) -> None:
+def guard_frames(request: web.Request, conn: Connection, judge: FrameJudge) -> None:
     """After ``WebSocketResponse.prepare``: check every client frame before aiohttp parses it.
 
-    Each frame takes a token from ``budget``; the first frame without one, or
-    the first unmasked frame, calls ``on_violation("too_many_frames" or
-    "unmasked")`` and nothing more is parsed. aiohttp has no hook for this, so
-    the connection's frame reader is wrapped (its ``_payload_parser``). Frames
-    that arrived in the same read as the upgrade request were parsed during
-    ``prepare`` and are not checked.
+    Each frame spends one of ``judge.frame_budget(conn)``; the first frame past
+    it, or the first unmasked frame, calls ``judge.frame_violation(conn,
+    "too_many_frames" or "unmasked")`` and nothing more is parsed. aiohttp has
+    no hook for this, so the connection's frame reader is wrapped (its
+    ``_payload_parser``). Frames that arrived in the same read as the upgrade
+    request were parsed during ``prepare`` and are not checked.
     """
     protocol = request.protocol
-    protocol._payload_parser = _FrameGuard(protocol._payload_parser, budget, clock, on_violation)
+    protocol._payload_parser = _FrameGuard(protocol._payload_parser, conn, judge)
 
 
 def upgrade_headers_printable(request: web.Request) -> bool:
