@@ -109,6 +109,7 @@ from bench.fanout import (
     stop,
 )
 from bench.soak import wait_healthy
+from bench.wsframes import split_frames
 
 ATTACKS: Final = (
     "rst-storm",
@@ -217,37 +218,20 @@ class Conn(WSClient):
 
     def _frames(self, data: bytes) -> None:
         buf = self._buf + data if self._buf else data
-        end = len(buf)
-        pos = 0
-        while end - pos >= 2:
-            length = buf[pos + 1] & 0x7F
-            start = pos + 2
-            if length == 126:
-                if end - pos < 4:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
-                start = pos + 4
-            elif length == 127:
-                if end - pos < 10:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-                start = pos + 10
-            stop = start + length
-            if stop > end:
-                break
-            opcode = buf[pos] & 0x0F
+        spans, pos = split_frames(buf)
+        for first, _second, start, end in spans:
+            opcode = first & 0x0F
             if opcode == 1:
-                self.on_text(buf, start, stop)
+                self.on_text(buf, start, end)
             elif opcode == 0xA:
                 self.s.pongs += 1
             elif opcode == 9 and self.t is not None:
-                self.t.write(client_frame(0xA, buf[start:stop]))
+                self.t.write(client_frame(0xA, buf[start:end]))
             elif opcode == 8:
-                code = int.from_bytes(buf[start : start + 2], "big") if length >= 2 else 1005
+                code = int.from_bytes(buf[start : start + 2], "big") if end - start >= 2 else 1005
                 self.close_code = code
                 self.s.close_codes[code] = self.s.close_codes.get(code, 0) + 1
-            pos = stop
-        self._buf = buf[pos:] if pos < end else b""
+        self._buf = buf[pos:] if pos < len(buf) else b""
 
 
 ConnT = TypeVar("ConnT", bound=Conn)

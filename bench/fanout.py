@@ -58,6 +58,12 @@ from typing import Final, cast
 import aiohttp
 import orjson
 
+if __name__ == "__main__" and not __package__:
+    # Run as `python bench/fanout.py`: make the repository root importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.wsframes import split_frames
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 HOST: Final = "127.0.0.1"
 EVENT_ID: Final = "bench-e1"
@@ -207,43 +213,26 @@ class WSClient(asyncio.Protocol):
     def _frames(self, data: bytes) -> None:
         now = time.perf_counter_ns()
         buf = self._buf + data if self._buf else data
-        end = len(buf)
-        pos = 0
+        spans, pos = split_frames(buf)
         c = self.c
-        while end - pos >= 2:
-            length = buf[pos + 1] & 0x7F
-            start = pos + 2
-            if length == 126:
-                if end - pos < 4:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
-                start = pos + 4
-            elif length == 127:
-                if end - pos < 10:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-                start = pos + 10
-            stop = start + length
-            if stop > end:
-                break
-            opcode = buf[pos] & 0x0F
+        for first, _second, start, end in spans:
+            opcode = first & 0x0F
             if opcode == 1:
                 if buf.startswith(SCORE_PREFIX, start):
                     c.score += 1
                     if self.sample and c.record_latency:
-                        sent = orjson.loads(buf[start:stop])["data"]["sent"]
+                        sent = orjson.loads(buf[start:end])["data"]["sent"]
                         c.latencies_ns.append(now - sent)
                 elif buf.startswith(JOINED_PREFIX, start):
                     c.joined += 1
                 else:
                     c.other += 1
             elif opcode == 9 and self.t is not None:  # ping: answer with a pong
-                self.t.write(client_frame(0xA, buf[start:stop]))
+                self.t.write(client_frame(0xA, buf[start:end]))
             elif opcode == 8:
-                code = int.from_bytes(buf[start : start + 2], "big") if length >= 2 else 1005
+                code = int.from_bytes(buf[start : start + 2], "big") if end - start >= 2 else 1005
                 c.close_codes[code] = c.close_codes.get(code, 0) + 1
-            pos = stop
-        self._buf = buf[pos:] if pos < end else b""
+        self._buf = buf[pos:] if pos < len(buf) else b""
         waiter = c.waiter
         if c.score >= c.target and waiter is not None and not waiter.done():
             waiter.set_result(None)

@@ -111,6 +111,8 @@ from bench.fanout import (
     raise_nofile_limit,
     stop,
 )
+from bench.soak import wait_healthy
+from bench.wsframes import split_frames
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 EVENT_ID: Final = "fuzz"
@@ -737,30 +739,8 @@ def make_script(
 def parse_frames(buf: bytes) -> tuple[list[tuple[int, int, bytes]], bytes]:
     """Whole server frames at the start of ``buf`` as (first byte, second byte, payload),
     and the rest. The payload is returned as sent (server frames are unmasked)."""
-    frames = []
-    pos, end = 0, len(buf)
-    while end - pos >= 2:
-        b0, b1 = buf[pos], buf[pos + 1]
-        length = b1 & 0x7F
-        start = pos + 2
-        if length == 126:
-            if end - pos < 4:
-                break
-            length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
-            start = pos + 4
-        elif length == 127:
-            if end - pos < 10:
-                break
-            length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-            start = pos + 10
-        if b1 & 0x80:
-            start += 4
-        stop = start + length
-        if stop > end:
-            break
-        frames.append((b0, b1, buf[start:stop]))
-        pos = stop
-    return frames, buf[pos:]
+    spans, pos = split_frames(buf)
+    return [(first, second, buf[start:stop]) for first, second, start, stop in spans], buf[pos:]
 
 
 def header_value(head: bytes, name: bytes) -> bytes | None:
@@ -1654,24 +1634,6 @@ def scan_output(output: bytes) -> list[str]:
         f"{len(blocks)} Traceback(s) in the server output: {key}; the first:\n{blocks[0][:2000]}"
         for key, blocks in kinds.items()
     ]
-
-
-def wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 30) -> None:
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server not healthy after {timeout} s:\n{log.read_text()[-2000:]}")
 
 
 def cpu_list(text: str) -> set[int]:

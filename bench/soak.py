@@ -89,6 +89,7 @@ from bench.fanout import (
     raise_nofile_limit,
     stop,
 )
+from bench.wsframes import split_frames
 
 EVENT_ID: Final = "soak-e1"
 PER_SOURCE: Final = 2000  # viewers per source address (127.0.0.2, 127.0.0.3, ...)
@@ -239,27 +240,11 @@ class SoakClient(WSClient):
 
     def _frames(self, data: bytes) -> None:
         buf = self._buf + data if self._buf else data
-        end = len(buf)
-        pos = 0
+        spans, pos = split_frames(buf)
         s = self.s
         v = self.v
-        while end - pos >= 2:
-            length = buf[pos + 1] & 0x7F
-            start = pos + 2
-            if length == 126:
-                if end - pos < 4:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
-                start = pos + 4
-            elif length == 127:
-                if end - pos < 10:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-                start = pos + 10
-            stop = start + length
-            if stop > end:
-                break
-            opcode = buf[pos] & 0x0F
+        for first, _second, start, end in spans:
+            opcode = first & 0x0F
             if opcode == 1:
                 s.frames += 1
                 if buf.startswith(SCORE_PREFIX, start):
@@ -268,36 +253,35 @@ class SoakClient(WSClient):
                         p = start + len(SCORE_SEQ_PREFIX)
                         v.on_seq(int(buf[p : buf.index(b",", p)]))
                     else:
-                        v.on_seq(orjson.loads(buf[start:stop])["seq"])
+                        v.on_seq(orjson.loads(buf[start:end])["seq"])
                 elif buf.startswith(PREFIXES["reactions"], start):
                     s.reactions_msgs += 1
                     if v.observer:
-                        v.reaction_count += sum(orjson.loads(buf[start:stop])["counts"].values())
+                        v.reaction_count += sum(orjson.loads(buf[start:end])["counts"].values())
                 elif buf.startswith(PREFIXES["viewers"], start):
                     s.viewers_msgs += 1
                 elif buf.startswith(PREFIXES["pong"], start):
                     s.pongs += 1
                 elif buf.startswith(PREFIXES["joined"], start):
                     s.joined += 1
-                    self._on_joined(orjson.loads(buf[start:stop]))
+                    self._on_joined(orjson.loads(buf[start:end]))
                 elif buf.startswith(PREFIXES["error"], start):
-                    err = str(orjson.loads(buf[start:stop]).get("code"))
+                    err = str(orjson.loads(buf[start:end]).get("code"))
                     s.errors[err] = s.errors.get(err, 0) + 1
                 elif buf.startswith(PREFIXES["ended"], start):
                     s.ended += 1
                 else:
                     s.other += 1
             elif opcode == 9 and self.t is not None:  # ping: answer with a pong
-                self.t.write(client_frame(0xA, buf[start:stop]))
+                self.t.write(client_frame(0xA, buf[start:end]))
             elif opcode == 8:
-                code = int.from_bytes(buf[start : start + 2], "big") if length >= 2 else 1005
+                code = int.from_bytes(buf[start : start + 2], "big") if end - start >= 2 else 1005
                 if not self.bye:  # the server closed it: nothing in this run should
                     s.close_codes[code] = s.close_codes.get(code, 0) + 1
                     v.active = False
                     v.broken = True
                     v.failures.append(f"closed by the server with {code}")
-            pos = stop
-        self._buf = buf[pos:] if pos < end else b""
+        self._buf = buf[pos:] if pos < len(buf) else b""
 
     def _on_joined(self, msg: dict[str, Any]) -> None:
         """Check a ``joined`` at once, before the live scores that follow it in ``buf``."""
