@@ -109,11 +109,15 @@ class GuardedSite(web.TCPSite):
         interval = min(1.0, self._header_timeout / 4)
         while True:
             await asyncio.sleep(interval)
-            deadline = time.monotonic() - self._header_timeout
-            late = [h for h, accepted in self._waiting.items() if accepted and accepted < deadline]
-            for handler in late:
-                del self._waiting[handler]
-                self._abort(handler, "header_timeout")
+            try:
+                deadline = time.monotonic() - self._header_timeout
+                waiting = self._waiting
+                late = [h for h, accepted in waiting.items() if accepted and accepted < deadline]
+                for handler in late:
+                    del waiting[handler]
+                    self._abort(handler, "header_timeout")
+            except Exception:  # the sweep must outlive one bad turn
+                logging.getLogger(__name__).exception("header-timeout sweep failed")
 
     def _abort(self, handler: RequestHandler, reason: str) -> None:
         transport = handler.transport
