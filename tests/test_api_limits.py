@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -165,7 +166,7 @@ def _serve_briefly(
 def test_short_api_keys_are_refused_at_start() -> None:
     env = {"LIVEGATE_API_KEY": "abc"}
     result = _serve_briefly(env=env)
-    assert result.returncode != 0 and "at least 16 characters" in result.stdout
+    assert result.returncode == 2 and "at least 16 characters" in result.stdout
     assert "Traceback" not in result.stdout
 
 
@@ -180,7 +181,7 @@ def test_api_key_on_the_command_line_warns_and_a_key_file_does_not(tmp_path: Pat
     assert "visible to every user" not in result.stdout and "generated" not in result.stdout
     assert "listening on" in result.stdout
     result = _serve_briefly("--api-key-file", str(tmp_path / "missing"), env=env)
-    assert result.returncode != 0 and "cannot read the API key file" in result.stdout
+    assert result.returncode == 2 and "cannot read the API key file" in result.stdout
 
 
 async def test_events_list_cli_follows_every_page(
@@ -195,3 +196,30 @@ async def test_events_list_cli_follows_every_page(
     assert result.returncode == 0, result.stderr
     listed = [line.split("\t")[0] for line in result.stdout.splitlines()]
     assert sorted(listed) == [f"many-{i:04d}" for i in range(1100)]
+
+
+def test_a_bad_setting_is_one_line_and_exit_2_before_anything_starts() -> None:
+    for args in (
+        ["--store", "redis://127.0.0.1:1"],
+        ["--broker", "nats://x"],
+        ["--node-id", "a b"],
+    ):
+        result = _serve_briefly(*args, env={"LIVEGATE_API_KEY": API_KEY})
+        assert result.returncode == 2, (args, result.stdout)
+        lines = result.stdout.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("livegate: "), result.stdout
+    env = {"LIVEGATE_API_KEY": API_KEY, "LIVEGATE_HEARTBEAT_TIMEOUT": "soon"}
+    result = _serve_briefly(env=env)
+    assert result.returncode == 2 and "LIVEGATE_HEARTBEAT_TIMEOUT='soon'" in result.stdout
+
+
+async def test_node_id_names_the_node_in_healthz(
+    http: aiohttp.ClientSession, server_factory: Any
+) -> None:
+    named: LivegateProcess = server_factory("--node-id", "web-1")
+    async with http.get(f"{named.url}/healthz") as resp:
+        assert (await resp.json())["node"] == "web-1"
+    default: LivegateProcess = server_factory()
+    async with http.get(f"{default.url}/healthz") as resp:
+        node = (await resp.json())["node"]
+    assert default.proc is not None and node == f"{socket.gethostname()}-{default.proc.pid}"

@@ -15,7 +15,7 @@ import secrets
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from livegate import __version__
 from livegate.cli_tools import add_tool_commands, run_tool
@@ -75,6 +75,7 @@ _SERVE_FLAGS = (
     _Flag("join-timeout", float, "seconds a WebSocket may stay without a joined event (10)"),
     _Flag("read-rate", float, "public API reads per second per client address (20)"),
     _Flag("read-burst", int, "burst of public API reads per client address (40)"),
+    _Flag("node-id", str, "names this node in /healthz, logs and viewer counts (hostname-pid)"),
     _Flag("broker", str, "broker URL (memory://)"),
     _Flag("store", str, "event store URL (memory://)"),
     _Flag("log-level", str, "logging level (info)"),
@@ -115,14 +116,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _usage_error(message: str) -> NoReturn:
+    """A setting is wrong: one line and exit 2 (as argparse does), before anything starts."""
+    print(f"livegate: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
 def _read_key_file(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as file:
             return file.readline().strip()
     except OSError as exc:
-        raise SystemExit(
-            f"livegate: cannot read the API key file {path!r}: {exc.strerror}"
-        ) from None
+        _usage_error(f"cannot read the API key file {path!r}: {exc.strerror}")
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Settings, bool, str]:
@@ -142,9 +147,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Settings, bool, str]:
             try:
                 value = flag.kind(raw)
             except ValueError:
-                raise SystemExit(
-                    f"livegate: {_env_name(flag.name)}={raw!r} is not a valid {flag.kind.__name__}"
-                ) from None
+                _usage_error(f"{_env_name(flag.name)}={raw!r} is not a valid {flag.kind.__name__}")
         if value is not None:
             values[_SETTING_NAMES.get(attr, attr)] = value
     log_level = str(values.pop("log_level", "info"))
@@ -158,7 +161,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Settings, bool, str]:
     try:
         settings.validate()
     except ValueError as exc:
-        raise SystemExit(f"livegate: {exc}") from None
+        _usage_error(str(exc))
     return settings, generated, log_level
 
 

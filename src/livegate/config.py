@@ -33,6 +33,8 @@ class Settings:
     drain_window: float = 2.0
     broker_url: str = "memory://"
     store_url: str = "memory://"
+    node_id: str = ""
+    """Names this node in ``/healthz``, logs and viewer counts; empty: hostname-pid."""
     viewers_interval: float = 1.0
     max_update_size: int = 64 * 1024
     max_comment_samples: int = 10
@@ -119,3 +121,8 @@ class Settings:
         if self.read_burst < 1 or self.auth_failure_burst < 1 or self.auth_failure_rate <= 0:
             raise ValueError("read and auth-failure limits must be positive")
         parse_networks(self.trusted_proxies.split(","))
+        if len(self.node_id) > 64 or not all(c.isalnum() or c in "-_.:" for c in self.node_id):
+            raise ValueError("node id must be at most 64 letters, digits or '-', '_', '.', ':'")
+        for name, url in (("broker", self.broker_url), ("store", self.store_url)):
+            if url.split("://", 1)[0] != "memory" or "://" not in url:
+                raise ValueError(f"unsupported {name} URL {url!r} (this build supports memory://)")

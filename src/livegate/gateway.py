@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -97,7 +98,7 @@ class Gateway:
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
-        self.node_id = uuid.uuid4().hex[:12]
+        self.node_id = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
         self.clock: Clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.broker = broker or open_broker(settings.broker_url)
