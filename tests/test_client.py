@@ -481,6 +481,36 @@ async def test_resume_yields_missed_scores_then_live_ones_once(fake: Any) -> Non
         assert client.joined is not None and client.joined["recovered"] is True
 
 
+async def test_a_seq_gap_makes_the_client_rejoin_and_fill_it(fake: Any) -> None:
+    # Issue 8: the server never skips a seq, but across engines and versions a
+    # client that sees one must fetch the gap, not drop it silently.
+    async def script(ws: web.WebSocketResponse, n: int) -> None:
+        await ws.send_str(joined_text(0))
+        for seq in (1, 2, 5, 6):  # 3 and 4 "lost" on the way; 6 is covered by the rejoin
+            await ws.send_str(score_text(seq))
+        msg = await ws.receive(timeout=5)
+        server.frames[n].append(orjson.loads(msg.data))
+        await ws.send_str(joined_text(6, recovered=True, missed=[3, 4, 5, 6]))
+        await ws.send_str(score_text(7))
+        await server.drain(ws, n)
+
+    server = await fake(script)
+    async with connect(server.url, id="fan", event_id=FAKE_EVENT, backoff=FAST) as client:
+        messages = [await next_message(client) for _ in range(8)]
+        assert [(m["type"], m["seq"]) for m in messages] == [("joined", 0)] + [
+            ("score", seq) for seq in (1, 2, 3, 4, 5, 6, 7)
+        ]
+        rejoin = server.frames[0][0]
+        assert rejoin == {
+            "type": "join",
+            "id": "fan",
+            "eventId": FAKE_EVENT,
+            "since": 2,
+            "epoch": "fake-epoch",
+        }
+        assert client.reconnects == 0 and client.last_seq == 7
+
+
 async def test_unrecovered_resume_yields_joined_and_restarts_from_its_seq(fake: Any) -> None:
     async def script(ws: web.WebSocketResponse, n: int) -> None:
         if n == 0:
@@ -573,7 +603,7 @@ async def test_backoff_grows_per_failed_attempt_and_restarts_after_a_join(fake: 
         if n in (0, 4):
             await ws.close(code=protocol.CloseCode.SERVICE_RESTART)
             return
-        await ws.send_str(score_text(100))
+        await ws.send_str(score_text(1))  # the next seq after the first joined (0)
         await server.drain(ws, n)
 
     server = await fake(script)
@@ -583,7 +613,7 @@ async def test_backoff_grows_per_failed_attempt_and_restarts_after_a_join(fake: 
         server.url, id="fan", event_id=FAKE_EVENT, backoff=backoff, rng=rng
     ) as client:
         assert (await next_message(client))["type"] == "joined"
-        assert (await next_message(client))["seq"] == 100
+        assert (await next_message(client))["seq"] == 1
         assert rng.ceilings == [0.01, 0.02, 0.04, 0.04, 0.01]
         assert client.reconnects == 2
         assert len(server.joins) == 6

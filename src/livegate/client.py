@@ -37,7 +37,10 @@ Contract:
 - Iteration yields decoded server messages as dicts: ``joined``, ``score``,
   ``reactions``, ``viewers``, ``ended`` and ``error``; ``pong`` is consumed. Within
   one server history every ``score`` is yielded once, in increasing ``seq``; a
-  score whose seq is not above :attr:`Client.last_seq` is dropped.
+  score whose seq is not above :attr:`Client.last_seq` is dropped, and one that
+  skips ahead makes the client rejoin with ``since=last_seq`` so the gap is
+  filled from the server's history (the server never skips; this keeps a client
+  whole across server versions and engines).
 - Iteration ends (``StopAsyncIteration``) after :meth:`Client.close`, and raises
   :class:`ConnectionRefusedByServer` once the messages already received are
   consumed when the server closes with a no-retry code.
@@ -303,6 +306,8 @@ class Client:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._runner: asyncio.Task[None] | None = None
         self._last_seq: int | None = None
+        self._rejoin_pending = False
+        """A seq gap was seen and a join with ``since`` sent; its ``joined`` fills the gap."""
         self._joined: dict[str, Any] | None = None
         self._epoch: str | None = None
         self._reconnects = 0
@@ -428,15 +433,7 @@ class Client:
         """
         assert self._session is not None
         ws: aiohttp.ClientWebSocketResponse | None = None
-        join = _encode_client(
-            Join(
-                id=self._user_id,
-                event_id=self._event_id,
-                since=since,
-                token=self._token,
-                epoch=self._epoch if since is not None else None,
-            )
-        )
+        join = self._join_frame(since)
         try:
             async with asyncio.timeout(self._open_timeout):
                 ws = await self._session.ws_connect(
@@ -551,7 +548,19 @@ class Client:
                 pinger.cancel()
             await self._close_ws(ws)
 
+    def _join_frame(self, since: int | None) -> str:
+        return _encode_client(
+            Join(
+                id=self._user_id,
+                event_id=self._event_id,
+                since=since,
+                token=self._token,
+                epoch=self._epoch if since is not None else None,
+            )
+        )
+
     async def _accept_joined(self, joined: dict[str, Any], *, resumed: bool) -> None:
+        self._rejoin_pending = False
         self._joined = joined
         epoch = joined.get("epoch")
         self._epoch = epoch if isinstance(epoch, str) else None
@@ -577,9 +586,26 @@ class Client:
             if not _is_seq(seq):
                 _log.warning("livegate: dropping a score without a valid seq: %r", message)
                 return
-            if self._last_seq is not None and seq <= self._last_seq:
+            if self._rejoin_pending:
+                return  # the rejoin's `joined` (its `missed`, then what follows) covers it
+            last = self._last_seq
+            if last is not None and seq <= last:
+                return
+            if last is not None and seq > last + 1:
+                # A gap: never with the server's guarantees, but fetch it rather than
+                # skip it (as the JavaScript SDK does): rejoin with since = last seq.
+                _log.warning(
+                    "livegate: seq skipped from %d to %d; rejoining for the gap", last, seq
+                )
+                self._rejoin_pending = True
+                # If the connection is gone, the reconnect resumes from the last seq.
+                with contextlib.suppress(NotConnected):
+                    await self._send(self._join_frame(last))
                 return
             self._last_seq = seq
+        elif kind == "joined" and self._rejoin_pending:
+            await self._accept_joined(message, resumed=True)
+            return
         elif kind == "joined":
             # Only a join of ours is answered with ``joined``; treat one as a reset.
             self._joined = message
