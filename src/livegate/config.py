@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from livegate.clientaddr import parse_networks
+from livegate.protocol import valid_event_id
 
 __all__ = ["MIN_API_KEY_LEN", "Settings"]
 
@@ -121,8 +122,10 @@ class Settings:
         if self.read_burst < 1 or self.auth_failure_burst < 1 or self.auth_failure_rate <= 0:
             raise ValueError("read and auth-failure limits must be positive")
         parse_networks(self.trusted_proxies.split(","))
-        if len(self.node_id) > 64 or not all(c.isalnum() or c in "-_.:" for c in self.node_id):
-            raise ValueError("node id must be at most 64 letters, digits or '-', '_', '.', ':'")
+        if self.node_id and not (len(self.node_id) <= 64 and valid_event_id(self.node_id)):
+            raise ValueError(
+                "node id must be at most 64 ASCII letters, digits or '-', '_', '.', ':'"
+            )
         for name, url in (("broker", self.broker_url), ("store", self.store_url)):
             if url.split("://", 1)[0] != "memory" or "://" not in url:
                 raise ValueError(f"unsupported {name} URL {url!r} (this build supports memory://)")

@@ -307,8 +307,7 @@ class Gateway:
         self.metrics.messages_in.labels("control").inc()
         if conn.message_bucket.take(now):
             return True
-        if not conn.abuse_bucket.take(now):
-            self.close_connection(conn, CloseCode.RATE_LIMIT, "rate_limit", "rate limit abuse")
+        self._count_abuse(conn, now)
         return False
 
     def frame_budget(self, conn: Connection) -> int:
@@ -345,6 +344,10 @@ class Gateway:
 
     def _rate_limited(self, conn: Connection, now: float, message: str) -> None:
         self._error(conn, ErrorCode.RATE_LIMITED, message)
+        self._count_abuse(conn, now)
+
+    def _count_abuse(self, conn: Connection, now: float) -> None:
+        """One more refusal: past the abuse bucket, close with 4008."""
         if not conn.abuse_bucket.take(now):
             self.close_connection(conn, CloseCode.RATE_LIMIT, "rate_limit", "rate limit abuse")
 

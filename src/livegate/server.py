@@ -169,43 +169,32 @@ def _is_websocket(request: web.Request) -> bool:
 
 
 @web.middleware
-def _in_request(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
-    """Tells the site when a connection is in a request (see ``GuardedSite``).
+def _http(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Tells the site when a connection is in a request (see ``GuardedSite``), and
+    answers every API error as ``{"error": {...}}``.
 
     A plain function, so that a WebSocket, which never returns to HTTP, keeps
-    no middleware coroutine alive for its whole life: memory per viewer.
+    no middleware coroutine alive for its whole life (memory per viewer):
+    ``websocket`` answers its own errors.
     """
     site = request.app[LIMITS_KEY].site
-    if site is None:
-        return handler(request)
-    site.request_started(request.protocol)
+    if site is not None:
+        site.request_started(request.protocol)
     if _is_websocket(request):
         return handler(request)
-    return _finish_request(request, handler, site)
+    return _serve_http(request, handler, site)
 
 
-async def _finish_request(
-    request: web.Request, handler: Handler, site: GuardedSite
+async def _serve_http(
+    request: web.Request, handler: Handler, site: GuardedSite | None
 ) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    finally:
-        site.request_finished(request.protocol)
-
-
-@web.middleware
-def _errors_as_json(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
-    """Every API error as ``{"error": {...}}``. ``/ws`` does this itself (see ``websocket``)."""
-    if _is_websocket(request):
-        return handler(request)
-    return _answer_errors(request, handler)
-
-
-async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except (ApiError, web.HTTPException) as exc:
         return _error_as_json(exc)
+    finally:
+        if site is not None:
+            site.request_finished(request.protocol)
 
 
 def _error_as_json(exc: ApiError | web.HTTPException) -> web.Response:
@@ -506,7 +495,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
     One coroutine for the connection's whole life, on purpose: every coroutine
     frame alive per viewer is memory per viewer (the helpers below return
-    before the connection's life begins, and the middlewares step aside for
+    before the connection's life begins, and the middleware steps aside for
     this path, so it answers its own errors as JSON).
     """
     gateway = _gateway(request)
@@ -653,7 +642,7 @@ def create_app(gateway: Gateway, limits: NodeLimits | None = None) -> web.Applic
     """
     settings = gateway.settings
     app = web.Application(
-        middlewares=[_in_request, _errors_as_json],
+        middlewares=[_http],
         client_max_size=settings.max_update_size + 1024,
     )
     app[GATEWAY_KEY] = gateway
@@ -689,11 +678,10 @@ async def run(
     """
     fd_limit = raise_fd_limit()
     capacity = _capacity(settings, fd_limit)
-    throttle = ThrottledLog(log)
-    logging.getLogger("aiohttp.server").addFilter(ClientErrorFilter(throttle))
+    limits = NodeLimits.from_settings(settings, capacity)
+    logging.getLogger("aiohttp.server").addFilter(ClientErrorFilter(limits.log))
     gateway = Gateway(settings)
     await gateway.start()
-    limits = NodeLimits.from_settings(settings, capacity)
     app = create_app(gateway, limits)
     runner = web.AppRunner(
         app,
