@@ -102,6 +102,7 @@ from bench.fanout import (
     _percentile,
     client_frame,
     free_port,
+    gateway_command,
     handshake,
     make_payload,
     proc_cpu_seconds,
@@ -1506,21 +1507,9 @@ def load_main(args: argparse.Namespace) -> None:
 
 
 def server_command(port: int, extra: Sequence[str]) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "livegate",
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--heartbeat-timeout",
-        "600",
-        "--heartbeat-interval",
-        "300",
-        *extra,
-    ]
+    return gateway_command(
+        port, "--heartbeat-timeout", "600", "--heartbeat-interval", "300", *extra
+    )
 
 
 def run_attack(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:

@@ -564,17 +564,15 @@ def free_port() -> int:
         return port
 
 
+def gateway_command(port: int, *flags: str) -> list[str]:
+    """``livegate serve`` on ``HOST:port`` with ``flags``: every benchmark's server."""
+    return [sys.executable, "-m", "livegate", "serve", "--host", HOST, "--port", str(port), *flags]
+
+
 def server_command(kind: str, port: int, extra: Sequence[str]) -> list[str]:
     if kind == "gateway":
-        return [
-            sys.executable,
-            "-m",
-            "livegate",
-            "serve",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
+        return gateway_command(
+            port,
             "--api-key",
             API_KEY,
             "--heartbeat-timeout",
@@ -582,7 +580,7 @@ def server_command(kind: str, port: int, extra: Sequence[str]) -> list[str]:
             "--heartbeat-interval",
             "300",
             *extra,
-        ]
+        )
     return [
         sys.executable,
         str(ROOT / "bench" / "floor_server.py"),

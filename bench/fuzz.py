@@ -105,6 +105,7 @@ from bench.fanout import (
     WS_GUID,
     client_frame,
     free_port,
+    gateway_command,
     handshake,
     proc_cpu_seconds,
     proc_rss_kib,
@@ -1701,10 +1702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     port = free_port()
     api_key = secrets.token_urlsafe(24)
     env = dict(os.environ, LIVEGATE_API_KEY=api_key, PYTHONUNBUFFERED="1")
-    command = [
-        "taskset", "-c", args.server_cpu, sys.executable, "-m", "livegate", "serve",
-        "--host", HOST, "--port", str(port), *args.server_arg,
-    ]  # fmt: skip
+    command = ["taskset", "-c", args.server_cpu, *gateway_command(port, *args.server_arg)]
     with contextlib.ExitStack() as stack:
         if args.log:
             log = Path(args.log)

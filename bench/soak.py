@@ -82,6 +82,7 @@ from bench.fanout import (
     WSClient,
     client_frame,
     free_port,
+    gateway_command,
     handshake,
     make_payload,
     proc_cpu_seconds,
@@ -764,21 +765,7 @@ def load_main(args: argparse.Namespace) -> None:
 
 
 def server_command(port: int, extra: Sequence[str]) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "livegate",
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--heartbeat-interval",
-        "15",
-        "--heartbeat-timeout",
-        "45",
-        *extra,
-    ]
+    return gateway_command(port, "--heartbeat-interval", "15", "--heartbeat-timeout", "45", *extra)
 
 
 def wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 30) -> None:
