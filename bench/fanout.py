@@ -565,8 +565,23 @@ def free_port() -> int:
 
 
 def gateway_command(port: int, *flags: str) -> list[str]:
-    """``livegate serve`` on ``HOST:port`` with ``flags``: every benchmark's server."""
-    return [sys.executable, "-m", "livegate", "serve", "--host", HOST, "--port", str(port), *flags]
+    """``livegate serve`` on ``HOST:port`` with ``flags``: every benchmark's server.
+
+    The memory engine unless ``flags`` name another.
+    """
+    engine = [] if "--engine" in flags else ["--engine", "memory://"]
+    return [
+        sys.executable,
+        "-m",
+        "livegate",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        *engine,
+        *flags,
+    ]
 
 
 def server_command(kind: str, port: int, extra: Sequence[str]) -> list[str]:

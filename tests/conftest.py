@@ -59,6 +59,7 @@ class LivegateProcess:
     def start(self) -> None:
         # The key travels in the environment, as the docs advise (not in ps).
         env = dict(os.environ, PYTHONUNBUFFERED="1", LIVEGATE_API_KEY=self.api_key)
+        env.setdefault("LIVEGATE_ENGINE", "memory://")  # a test that wants another says so
         cmd = [
             sys.executable,
             "-m",
@@ -465,3 +466,18 @@ async def expect_close_frame(
         assert msg.type is aiohttp.WSMsgType.CLOSE, f"no close frame: {msg.type} {msg.data!r}"
         assert msg.data == code, f"close code {msg.data}, expected {code}"
         return messages
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """One ``redis-server`` of the tests' own for the session (never the machine's 6379).
+
+    Tests that share it use their own ``--engine-prefix``; tests that kill or
+    pause Redis start their own ``RedisServer``.
+    """
+    from tests.services import RedisServer
+
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()

@@ -150,7 +150,7 @@ def _serve_briefly(
     cmd += ["--port", str(free_port()), *args]
     proc = subprocess.Popen(
         cmd,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "LIVEGATE_ENGINE": "memory://", **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -200,8 +200,10 @@ async def test_events_list_cli_follows_every_page(
 
 def test_a_bad_setting_is_one_line_and_exit_2_before_anything_starts() -> None:
     for args in (
-        ["--store", "redis://127.0.0.1:1"],
-        ["--broker", "nats://x"],
+        ["--engine", "redis://127.0.0.1:1/0"],  # nothing listens there
+        ["--engine", "nats://x"],
+        ["--engine", "sqlite:///nonexistent-dir/x.db"],
+        ["--engine", "redis://127.0.0.1:6379/x"],
         ["--node-id", "a b"],
     ):
         result = _serve_briefly(*args, env={"LIVEGATE_API_KEY": API_KEY})

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from livegate import __version__
 from livegate.cli_tools import add_tool_commands, run_tool
 from livegate.config import MIN_API_KEY_LEN, Settings
+from livegate.engines import EngineUnavailable
 
 __all__ = ["main"]
 
@@ -76,12 +77,18 @@ _SERVE_FLAGS = (
     _Flag("read-rate", float, "public API reads per second per client address (20)"),
     _Flag("read-burst", int, "burst of public API reads per client address (40)"),
     _Flag("node-id", str, "names this node in /healthz, logs and viewer counts (hostname-pid)"),
-    _Flag("broker", str, "broker URL (memory://)"),
-    _Flag("store", str, "event store URL (memory://)"),
+    _Flag(
+        "engine",
+        str,
+        "where events live: sqlite://PATH (one durable node), redis://HOST:PORT/DB "
+        "(many nodes) or memory:// (nothing kept) (serve: sqlite://livegate.db; demo: memory://)",
+    ),
+    _Flag("engine-prefix", str, "prefix of every key written to a shared engine (livegate)"),
     _Flag("log-level", str, "logging level (info)"),
 )
 
-_SETTING_NAMES = {"broker": "broker_url", "store": "store_url"}
+_SETTING_NAMES = {"engine": "engine_url"}
+_DEFAULT_ENGINES = {"serve": "sqlite://livegate.db", "demo": "memory://"}
 
 
 def _env_name(flag: str) -> str:
@@ -150,6 +157,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Settings, bool, str]:
                 _usage_error(f"{_env_name(flag.name)}={raw!r} is not a valid {flag.kind.__name__}")
         if value is not None:
             values[_SETTING_NAMES.get(attr, attr)] = value
+    values.setdefault("engine_url", _DEFAULT_ENGINES[args.command])
     log_level = str(values.pop("log_level", "info"))
     key_file = values.pop("api_key_file", None)
     if not values.get("api_key") and key_file is not None:
@@ -205,12 +213,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                 return run_matches(url, settings.api_key, seed=seed)
 
         _install_uvloop()
-        asyncio.run(
-            run(
-                settings,
-                announce=lambda line: print(line, flush=True),
-                while_serving=while_serving,
+        try:
+            asyncio.run(
+                run(
+                    settings,
+                    announce=lambda line: print(line, flush=True),
+                    while_serving=while_serving,
+                )
             )
-        )
+        except EngineUnavailable as exc:
+            _usage_error(str(exc))
         sys.exit(0)
     sys.exit(run_tool(args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from livegate.clientaddr import parse_networks
+from livegate.engines import check_engine_url
 from livegate.protocol import valid_event_id
 
 __all__ = ["MIN_API_KEY_LEN", "Settings"]
@@ -32,8 +33,11 @@ class Settings:
     reaction_burst: int = 10
     max_buffer: int = 1024 * 1024
     drain_window: float = 2.0
-    broker_url: str = "memory://"
-    store_url: str = "memory://"
+    engine_url: str = "memory://"
+    """Where events live (``memory://``, ``sqlite://PATH``, ``redis://HOST:PORT/DB``);
+    ``livegate serve`` defaults to ``sqlite://livegate.db``."""
+    engine_prefix: str = "livegate"
+    """Prefix of every key the node writes in a shared engine (Redis)."""
     node_id: str = ""
     """Names this node in ``/healthz``, logs and viewer counts; empty: hostname-pid."""
     viewers_interval: float = 1.0
@@ -126,6 +130,8 @@ class Settings:
             raise ValueError(
                 "node id must be at most 64 ASCII letters, digits or '-', '_', '.', ':'"
             )
-        for name, url in (("broker", self.broker_url), ("store", self.store_url)):
-            if url.split("://", 1)[0] != "memory" or "://" not in url:
-                raise ValueError(f"unsupported {name} URL {url!r} (this build supports memory://)")
+        check_engine_url(self.engine_url)
+        if not (0 < len(self.engine_prefix) <= 64 and valid_event_id(self.engine_prefix)):
+            raise ValueError(
+                "engine prefix must be 1 to 64 ASCII letters, digits or '-', '_', '.', ':'"
+            )

@@ -1,14 +1,15 @@
 """The node: joins, score fan-out, reactions, heartbeat and viewer counts.
 
-The gateway owns the hub, the broker, the event store and the metrics, and
-runs the node's timers (heartbeat sweep, reaction windows, viewer counts) as
-three tasks in all, never a task per connection. It knows nothing of aiohttp:
-the server gives it each connection's transport and a closer.
+The gateway owns the hub, the engine and the metrics, and runs the node's
+timers (heartbeat sweep, reaction windows, viewer counts) as three tasks in
+all, never a task per connection. It knows nothing of aiohttp: the server gives
+it each connection's transport and a closer.
 
-Message flow: an update accepted by :meth:`Gateway.publish` is stored (seq,
-snapshot, history), encoded once, and published on the broker; the broker calls
-:meth:`Gateway._on_broker_message` on every node with viewers of the event, and
-the hub writes the same framed bytes to each local viewer.
+Message flow: an update accepted by :meth:`Gateway.publish` is validated
+against the event's latest state, then stored and published in one engine call
+(seq, snapshot, history); the engine calls :meth:`Gateway._on_engine_message` on
+every node with viewers of the event, and the hub writes the same framed bytes
+to each local viewer.
 """
 
 from __future__ import annotations
@@ -26,31 +27,38 @@ from typing import Any, Protocol
 import orjson
 
 from livegate import protocol
-from livegate.broker import Broker, open_broker
 from livegate.config import Settings
 from livegate.connection import Closer, Connection
+from livegate.engines import (
+    AppendResult,
+    Engine,
+    EngineOptions,
+    EngineUnavailable,
+    EventEnded,
+    EventInfo,
+    SeqConflict,
+    UnknownEvent,
+    open_engine,
+)
 from livegate.hub import Hub
+from livegate.keyed_lock import KeyedLock
 from livegate.liveness import LivenessTracker
 from livegate.metrics import Metrics
 from livegate.protocol import CloseCode, ErrorCode, ProtocolError
 from livegate.ratelimit import TokenBucket
 from livegate.reactions import ReactionWindow
 from livegate.sports import FieldError, get_sport
-from livegate.store import (
-    AppendResult,
-    EventEnded,
-    EventInfo,
-    EventStore,
-    UnknownEvent,
-    open_store,
-)
 
-__all__ = ["Clock", "Gateway", "InvalidUpdate", "SystemClock"]
+__all__ = ["Clock", "Conflict", "Gateway", "InvalidUpdate", "SystemClock"]
 
 log = logging.getLogger(__name__)
 
 MAX_EVENTS = 10_000
-"""Events one store holds; creating more is refused."""
+"""Events one engine holds; creating more is refused."""
+
+APPEND_ATTEMPTS = 5
+"""Times an update is validated and appended when other updates of its event keep
+coming first (another node accepted one between the check and the append)."""
 
 
 class InvalidUpdate(Exception):
@@ -59,6 +67,10 @@ class InvalidUpdate(Exception):
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__("; ".join(f"{e.path}: {e.reason}" for e in errors))
         self.errors = errors
+
+
+class Conflict(Exception):
+    """Other updates of the event kept being accepted while this one was checked."""
 
 
 class Clock(Protocol):
@@ -92,8 +104,7 @@ class Gateway:
         self,
         settings: Settings,
         *,
-        broker: Broker | None = None,
-        store: EventStore | None = None,
+        engine: Engine | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -101,13 +112,16 @@ class Gateway:
         self.node_id = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
         self.clock: Clock = clock or SystemClock()
         self.rng = rng or random.Random()
-        self.broker = broker or open_broker(settings.broker_url)
-        self.store = store or open_store(
-            settings.store_url,
-            history_size=settings.history_size,
-            idempotency_keys=settings.idempotency_keys,
-            idempotency_ttl_ms=round(settings.idempotency_ttl * 1000),
-            max_events=MAX_EVENTS,
+        self.engine = engine or open_engine(
+            settings.engine_url,
+            EngineOptions(
+                node_id=self.node_id,
+                history_size=settings.history_size,
+                idempotency_keys=settings.idempotency_keys,
+                idempotency_ttl_ms=round(settings.idempotency_ttl * 1000),
+                max_events=MAX_EVENTS,
+                prefix=settings.engine_prefix,
+            ),
         )
         self.hub = Hub(on_slow=self._on_slow, on_gone=self._on_gone)
         self.metrics = Metrics(viewers=self._local_viewer_counts)
@@ -121,11 +135,15 @@ class Gateway:
         self._no_connections = asyncio.Event()
         self._no_connections.set()
         self._subscribed: set[str] = set()
-        self._subscription_lock = asyncio.Lock()
+        self._subscription_locks = KeyedLock()
+        """Subscribing to one event never waits for another's (no global lock on joins)."""
         self._windows: dict[str, ReactionWindow] = {}
+        self._partials: dict[str, ReactionWindow] = {}
+        """Reactions other nodes reported per event, sent with this node's next window."""
         self._ended: set[str] = set()
         self._viewers_sent: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._resets: set[asyncio.Task[None]] = set()
         self._out = {kind: self.metrics.messages_out.labels(kind) for kind in _SERVER_TYPES}
         self._resume_max_bytes = min(settings.resume_max_bytes, settings.max_buffer // 2)
         heartbeat = settings.heartbeat_interval, settings.heartbeat_timeout
@@ -140,7 +158,8 @@ class Gateway:
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.broker.start(self._on_broker_message)
+        """Start the engine (raises EngineUnavailable if it cannot) and the timers."""
+        await self.engine.start(self._on_engine_message, self._on_engine_reset)
         settings = self.settings
         sweep = min(1.0, max(0.02, min(settings.heartbeat_timeout, settings.join_timeout) / 10))
         self._tasks = [
@@ -184,8 +203,7 @@ class Gateway:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.broker.close()
-        await self.store.close()
+        await self.engine.close()
 
     async def _every(self, interval: float, tick: Callable[[], Awaitable[None]]) -> None:
         while True:
@@ -368,12 +386,6 @@ class Gateway:
         event_id = message.event_id
         if self.draining:
             return
-        if await self.store.get_event(event_id) is None:
-            # Not bad input: a client waiting out a restart retries this join
-            # (the message rate limit bounds it), so it must not end in 1008.
-            self._error(conn, ErrorCode.UNKNOWN_EVENT, f"no event {event_id!r}")
-            return
-        conn.bad_streak = 0
         if conn.event_id is not None:
             await self._leave(conn)
         conn.user_id = message.id
@@ -382,11 +394,26 @@ class Gateway:
         # Buffer the event's messages for this connection before reading its
         # state, so nothing published while we read is lost (dropped by seq below).
         self.hub.add_pending(event_id, conn)
-        await self._ensure_subscribed(event_id)
-        resume = await self.store.since(event_id, message.since, self.settings.resume_max_messages)
-        live, _peak = await self.store.set_viewers(
-            event_id, self.node_id, self.hub.count(event_id) + 1
-        )
+        try:
+            await self._ensure_subscribed(event_id)
+            resume = await self.engine.since(
+                event_id, message.since, self.settings.resume_max_messages
+            )
+            totals = await self.engine.report_viewers({event_id: self.hub.count(event_id) + 1})
+        except UnknownEvent:
+            await self._join_failed(conn, event_id, now)
+            # Not bad input: a client waiting out a restart retries this join
+            # (the message rate limit bounds it), so it must not end in 1008.
+            self._error(conn, ErrorCode.UNKNOWN_EVENT, f"no event {event_id!r}")
+            return
+        except EngineUnavailable:
+            await self._join_failed(conn, event_id, now)
+            self.close_connection(
+                conn, CloseCode.TRY_AGAIN_LATER, "engine_unavailable", "engine unavailable"
+            )
+            return
+        live = totals.get(event_id, (0, 0))[0]
+        conn.bad_streak = 0
         if conn.closed or conn.event_id != event_id:
             return
         # From here to the end nothing awaits, so `joined` is the first message
@@ -404,23 +431,8 @@ class Gateway:
             recovered, missed = False, []
         if info.status == "ended":
             self._ended.add(event_id)
-        self._send(
-            conn,
-            "joined",
-            protocol.encode_joined(
-                event_id=event_id,
-                epoch=info.epoch,
-                sport=info.sport,
-                title=info.title,
-                status=info.status,
-                seq=info.seq,
-                viewers=live,
-                snapshot_json=info.snapshot,
-                heartbeat_interval_ms=self._heartbeat_ms[0],
-                heartbeat_timeout_ms=self._heartbeat_ms[1],
-                recovered=recovered if message.since is not None else None,
-                missed=missed,
-            ),
+        self._send_joined(
+            conn, info, live, recovered if message.since is not None else None, missed
         )
         for payload in buffered:
             seq = _score_seq(payload)
@@ -432,27 +444,66 @@ class Gateway:
         # event's count even if it equals the last one sent to the others.
         self._viewers_sent.pop(event_id, None)
 
+    def _send_joined(
+        self,
+        conn: Connection,
+        info: EventInfo,
+        live: int,
+        recovered: bool | None,
+        missed: list[bytes],
+    ) -> None:
+        self._send(
+            conn,
+            "joined",
+            protocol.encode_joined(
+                event_id=info.event_id,
+                epoch=info.epoch,
+                sport=info.sport,
+                title=info.title,
+                status=info.status,
+                seq=info.seq,
+                viewers=live,
+                snapshot_json=info.snapshot,
+                heartbeat_interval_ms=self._heartbeat_ms[0],
+                heartbeat_timeout_ms=self._heartbeat_ms[1],
+                recovered=recovered,
+                missed=missed,
+            ),
+        )
+
+    async def _join_failed(self, conn: Connection, event_id: str, now: float) -> None:
+        """Undo a join the engine refused; the join timeout starts again."""
+        if conn.event_id == event_id:
+            conn.event_id = None
+            self.hub.remove(event_id, conn)
+            await self._maybe_unsubscribe(event_id)
+        if not conn.closed:
+            self.unjoined.touch(conn, now)
+
     async def _leave(self, conn: Connection) -> None:
         event_id = conn.event_id
         if event_id is None:
             return
         conn.event_id = None
         self.hub.remove(event_id, conn)
-        await self.store.set_viewers(event_id, self.node_id, self.hub.count(event_id))
+        # The count is reported again within a second; an outage must not fail a leave.
+        with contextlib.suppress(EngineUnavailable):
+            await self.engine.report_viewers({event_id: self.hub.count(event_id)})
         await self._maybe_unsubscribe(event_id)
 
     async def _ensure_subscribed(self, event_id: str) -> None:
-        async with self._subscription_lock:
+        async with self._subscription_locks.hold(event_id):
             if event_id not in self._subscribed:
-                await self.broker.subscribe(event_id)
+                await self.engine.subscribe(event_id)
                 self._subscribed.add(event_id)
 
     async def _maybe_unsubscribe(self, event_id: str) -> None:
-        async with self._subscription_lock:
+        async with self._subscription_locks.hold(event_id):
             if event_id in self._subscribed and not self.hub.has_members(event_id):
                 self._subscribed.discard(event_id)
                 self._ended.discard(event_id)
-                await self.broker.unsubscribe(event_id)
+                with contextlib.suppress(EngineUnavailable):
+                    await self.engine.unsubscribe(event_id)
 
     async def _react(self, conn: Connection, message: protocol.Reaction, now: float) -> None:
         event_id, user_id = conn.event_id, conn.user_id
@@ -495,36 +546,59 @@ class Gateway:
             )
 
     async def _flush_reactions(self, only: str | None = None) -> None:
+        """Send each event's window: this node's reactions plus the other nodes' partials.
+
+        On a shared engine this node's own part goes to the other nodes as one
+        partial per event per window, whatever the reaction rate.
+        """
         window_ms = round(self.settings.reaction_window * 1000)
-        for event_id, window in list(self._windows.items()):
-            if only is not None and event_id != only:
-                continue
+        events = [only] if only is not None else list(self._windows.keys() | self._partials)
+        for event_id in events:
+            window = self._windows.get(event_id)
             if not window:
-                if not self.hub.has_members(event_id):
+                if window is not None and not self.hub.has_members(event_id):
                     del self._windows[event_id]
-                continue
-            counts, comments = window.drain()
-            try:
-                await self.broker.publish(
-                    event_id, protocol.encode_reactions(event_id, window_ms, counts, comments)
+                counts: dict[str, int] = {}
+                comments: list[dict[str, str]] = []
+            else:
+                counts, comments = window.drain()
+                if self.engine.shared:
+                    await self._publish_partial(event_id, counts, comments)
+            others = self._partials.pop(event_id, None)
+            if others:
+                others.merge(counts, comments)
+                counts, comments = others.drain()
+            if counts:
+                self._fan_out(
+                    event_id,
+                    protocol.encode_reactions(event_id, window_ms, counts, comments),
+                    "reactions",
                 )
-            except Exception:  # the other events' windows still go out
-                log.exception("publishing reactions of %r failed", event_id)
+
+    async def _publish_partial(
+        self, event_id: str, counts: dict[str, int], comments: list[dict[str, str]]
+    ) -> None:
+        partial = protocol.encode_reaction_partial(event_id, self.node_id, counts, comments)
+        try:
+            await self.engine.publish(event_id, partial)
+        except Exception:  # the other events' windows still go out
+            self.metrics.errors.labels("partial_lost").inc()
+            log.warning("could not send the reactions of %r to the other nodes", event_id)
 
     async def _send_viewer_counts(self) -> None:
         sent = self._viewers_sent
         for event_id in list(sent):
             if not self.hub.count(event_id):
                 del sent[event_id]
-        for event_id in list(self.hub.events()):
-            try:
-                live, _peak = await self.store.set_viewers(
-                    event_id, self.node_id, self.hub.count(event_id)
-                )
-            except Exception:  # the other events' counts still go out
-                log.exception("reporting viewers of %r failed", event_id)
-                continue
-            if sent.get(event_id) != live:
+        counts = {event_id: self.hub.count(event_id) for event_id in self.hub.events()}
+        if not counts:
+            return
+        try:
+            totals = await self.engine.report_viewers(counts)
+        except EngineUnavailable:
+            return  # reported again next tick; the counts expire elsewhere meanwhile
+        for event_id, (live, _peak) in totals.items():
+            if sent.get(event_id) != live and self.hub.count(event_id):
                 sent[event_id] = live
                 self._fan_out(event_id, protocol.encode_viewers(event_id, live), "viewers")
 
@@ -533,20 +607,51 @@ class Gateway:
 
     # -- fan-out -----------------------------------------------------------------
 
-    def _on_broker_message(self, channel: str, payload: bytes) -> None:
+    def _on_engine_message(self, event_id: str, payload: bytes) -> None:
         """Deliver one message to the event's local viewers. Never raises.
 
-        The broker calls this from inside a publish (the memory broker) or its
-        reader; an exception here must neither fail that publish nor stop the
-        reader, so it is logged and swallowed.
+        The engine calls this from inside an append (memory, SQLite) or its
+        reader (Redis); an exception here must neither fail that append nor stop
+        the reader, so it is logged and swallowed.
         """
         try:
             kind = _message_type(payload)
+            if kind == "partial":
+                self._merge_partial(event_id, payload)
+                return
             if kind == "ended":
-                self._ended.add(channel)
-            self._fan_out(channel, payload, kind)
+                self._ended.add(event_id)
+            self._fan_out(event_id, payload, kind)
         except Exception:
-            log.exception("fan-out of a message for %r failed", channel)
+            log.exception("fan-out of a message for %r failed", event_id)
+
+    def _merge_partial(self, event_id: str, payload: bytes) -> None:
+        node, counts, comments = protocol.decode_reaction_partial(payload)
+        if node == self.node_id or not self.hub.has_members(event_id):
+            return
+        window = self._partials.get(event_id)
+        if window is None:
+            window = self._partials[event_id] = ReactionWindow(
+                self.settings.max_comment_samples, self.rng
+            )
+        window.merge(counts, comments)
+
+    def _on_engine_reset(self, event_id: str) -> None:
+        """The engine lost messages of the event it cannot replay: resend the snapshot."""
+        task = asyncio.create_task(self._resend_snapshot(event_id), name=f"reset-{event_id}")
+        self._resets.add(task)
+        task.add_done_callback(self._resets.discard)
+
+    async def _resend_snapshot(self, event_id: str) -> None:
+        try:
+            resume = await self.engine.since(event_id, None, 0)
+        except Exception:
+            log.exception("re-reading %r after lost messages failed", event_id)
+            return
+        info = resume.event
+        self.metrics.errors.labels("engine_reset").inc()
+        for conn in self.hub.members(event_id):
+            self._send_joined(conn, info, self.hub.count(event_id), False, [])
 
     def _fan_out(self, event_id: str, payload: bytes, kind: str) -> None:
         delivered = self.hub.broadcast(event_id, payload)
@@ -562,67 +667,71 @@ class Gateway:
         self, event_id: str, sport: str | None, title: str | None, meta: dict[str, Any]
     ) -> tuple[EventInfo, bool]:
         self.events_version += 1
-        return await self.store.put_event(event_id, sport, title, meta, self.clock.time_ms())
+        return await self.engine.put_event(event_id, sport, title, meta, self.clock.time_ms())
 
     async def get_event(self, event_id: str) -> EventInfo | None:
-        return await self.store.get_event(event_id)
+        return await self.engine.get_event(event_id)
 
     async def list_events(self) -> list[EventInfo]:
-        return await self.store.list_events()
+        return await self.engine.list_events()
 
     async def publish(
         self, event_id: str, data: dict[str, Any], data_json: bytes, idempotency_key: str | None
     ) -> AppendResult:
         """Validate, store and fan out one update (``data_json`` is ``data`` encoded).
 
-        Raises UnknownEvent, EventEnded, or InvalidUpdate when the event's sport
-        refuses the payload. A retry with a remembered idempotency key returns
-        the first seq (``duplicate=True``) and sends nothing, before any check.
+        Raises UnknownEvent, EventEnded, InvalidUpdate when the event's sport
+        refuses the payload, Conflict when other updates of the event kept
+        coming first, or EngineUnavailable (nothing was stored). A retry with a
+        remembered idempotency key returns the first seq (``duplicate=True``)
+        and sends nothing, before any check.
+
+        The update is checked against the event's state at some seq and
+        appended only if the event is still at that seq; if another update
+        (from this node or another) came first, it is checked again against
+        the new state.
         """
         started = self.clock.monotonic()
-        store = self.store
+        engine = self.engine
         if idempotency_key is not None and (
-            seen := await store.find_idempotent(event_id, idempotency_key, self.clock.time_ms())
+            seen := await engine.find_idempotent(event_id, idempotency_key, self.clock.time_ms())
         ):
             return seen
-        info = await store.get_event(event_id)
-        if info is None:
-            raise UnknownEvent(event_id)
-        if info.status == "ended":
-            raise EventEnded(event_id)
-        previous = orjson.loads(info.snapshot) if info.snapshot else None
-        errors = get_sport(info.sport).validate(data, previous)
-        if errors:
-            raise InvalidUpdate(errors)
-        result = await store.append(event_id, data_json, self.clock.time_ms(), idempotency_key)
-        if not result.duplicate:
-            self.metrics.updates.inc()
-            if result.seq == 1:
-                self.events_version += 1  # scheduled -> live
-            # The update is stored with its seq: from here nothing may turn into
-            # an error for the publisher, who would retry and get `duplicate`.
-            # Viewers that miss it (this cannot happen with the memory broker,
-            # whose delivery never raises) recover it from history by seq.
-            assert result.message is not None  # only a duplicate carries none
+        for _attempt in range(APPEND_ATTEMPTS):
+            info = await engine.get_event(event_id)
+            if info is None:
+                raise UnknownEvent(event_id)
+            if info.status == "ended":
+                raise EventEnded(event_id)
+            previous = orjson.loads(info.snapshot) if info.snapshot else None
+            errors = get_sport(info.sport).validate(data, previous)
+            if errors:
+                raise InvalidUpdate(errors)
             try:
-                await self.broker.publish(event_id, result.message)
-            except Exception:
-                log.exception("publishing seq %d of %r to the broker failed", result.seq, event_id)
-            self.metrics.publish_latency.observe(self.clock.monotonic() - started)
-        return result
+                result = await engine.append(
+                    event_id,
+                    data_json,
+                    self.clock.time_ms(),
+                    idempotency_key,
+                    expected_seq=info.seq,
+                )
+            except SeqConflict:
+                self.metrics.errors.labels("seq_conflict").inc()
+                continue
+            if not result.duplicate:
+                self.metrics.updates.inc()
+                if result.seq == 1:
+                    self.events_version += 1  # scheduled -> live
+                self.metrics.publish_latency.observe(self.clock.monotonic() - started)
+            return result
+        raise Conflict(f"other updates of {event_id!r} kept coming first; retry")
 
     async def end_event(self, event_id: str) -> EventInfo:
-        """Mark the event ended and tell its viewers. Raises UnknownEvent."""
-        info, changed = await self.store.end(event_id, self.clock.time_ms())
+        """Mark the event ended and tell its viewers. Raises UnknownEvent, EngineUnavailable."""
+        await self._flush_reactions(only=event_id)
+        info, changed = await self.engine.end(event_id, self.clock.time_ms())
         if changed:
             self.events_version += 1
-            await self._flush_reactions(only=event_id)
-            # Stored as ended: as with a publish, that must not become an error
-            # (a retry would find it ended already and send nothing).
-            try:
-                await self.broker.publish(event_id, protocol.encode_ended(event_id))
-            except Exception:
-                log.exception("publishing the end of %r to the broker failed", event_id)
         return info
 
 

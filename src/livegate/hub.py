@@ -80,6 +80,10 @@ class Hub:
         """Events with live connections on this node."""
         return self._live.keys()
 
+    def members(self, event_id: str) -> list[Connection]:
+        """The event's live connections (a copy, safe to close while iterating)."""
+        return list(self._live.get(event_id, ()))
+
     def connections(self) -> list[Connection]:
         """Every live connection (a copy, safe to close while iterating)."""
         return [conn for members in self._live.values() for conn in members]

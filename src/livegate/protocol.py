@@ -45,12 +45,14 @@ __all__ = [
     "ProtocolError",
     "Reaction",
     "ScanStop",
+    "decode_reaction_partial",
     "encode",
     "encode_client",
     "encode_ended",
     "encode_error",
     "encode_joined",
     "encode_pong",
+    "encode_reaction_partial",
     "encode_reactions",
     "encode_score",
     "encode_viewers",
@@ -96,6 +98,8 @@ class CloseCode:
     """A client frame exceeded :data:`MAX_CLIENT_FRAME`."""
     SERVICE_RESTART: Final = 1012
     """The server is restarting; reconnect (elsewhere) after a short delay."""
+    TRY_AGAIN_LATER: Final = 1013
+    """The node cannot reach its engine (Redis down); reconnect, with backoff, elsewhere."""
     HEARTBEAT_TIMEOUT: Final = 4000
     """Nothing was heard from the client within the heartbeat timeout."""
     UNAUTHORIZED: Final = 4001
@@ -503,6 +507,39 @@ def encode_reactions(
         kept_comments.append(comment)
     message["comments"] = kept_comments
     return orjson.dumps(message)
+
+
+def encode_reaction_partial(
+    event_id: str, node_id: str, counts: Mapping[str, int], comments: Sequence[Mapping[str, str]]
+) -> bytes:
+    """One node's reactions of one window, for the other nodes (never sent to a client).
+
+    Each node merges the partials of the others into its next ``reactions``
+    message, so every viewer sees the counts of the whole audience.
+    """
+    return orjson.dumps(
+        {
+            "type": "partial",
+            "eventId": event_id,
+            "node": node_id,
+            "counts": counts,
+            "comments": comments,
+        }
+    )
+
+
+def decode_reaction_partial(
+    payload: bytes,
+) -> tuple[str, dict[str, int], list[dict[str, str]]]:
+    """(node id, counts, comments) of an :func:`encode_reaction_partial` message.
+
+    Raises ValueError if it is not one.
+    """
+    message = orjson.loads(payload)
+    node, counts, comments = message.get("node"), message.get("counts"), message.get("comments")
+    if not (isinstance(node, str) and isinstance(counts, dict) and isinstance(comments, list)):
+        raise ValueError("not a reaction partial")
+    return node, counts, comments
 
 
 def encode_viewers(event_id: str, count: int) -> bytes:

@@ -30,19 +30,34 @@ class ReactionWindow:
         self._seen_comments = 0
 
     def add(self, user_id: str, emoji: str, comment: str | None) -> None:
+        emoji = self._count(emoji, 1)
+        if comment:
+            self._sample({"id": user_id, "emoji": emoji, "comment": comment})
+
+    def merge(self, counts: dict[str, int], comments: list[dict[str, str]]) -> None:
+        """Add another window's aggregate (another node's partial) to this one."""
+        for emoji, count in counts.items():
+            if isinstance(emoji, str) and isinstance(count, int) and count > 0:
+                self._count(emoji, count)
+        for item in comments[: self.max_comments]:
+            if isinstance(item, dict):
+                self._sample(item)
+
+    def _count(self, emoji: str, count: int) -> str:
         counts = self.counts
         if emoji not in counts and len(counts) >= MAX_DISTINCT_EMOJI:
             emoji = REACTIONS_OTHER
-        counts[emoji] = counts.get(emoji, 0) + 1
-        if comment:
-            self._seen_comments += 1
-            item = {"id": user_id, "emoji": emoji, "comment": comment}
-            if len(self.comments) < self.max_comments:
-                self.comments.append(item)
-            else:
-                slot = self._rng.randrange(self._seen_comments)
-                if slot < self.max_comments:
-                    self.comments[slot] = item
+        counts[emoji] = counts.get(emoji, 0) + count
+        return emoji
+
+    def _sample(self, item: dict[str, str]) -> None:
+        self._seen_comments += 1
+        if len(self.comments) < self.max_comments:
+            self.comments.append(item)
+        else:
+            slot = self._rng.randrange(self._seen_comments)
+            if slot < self.max_comments:
+                self.comments[slot] = item
 
     def __bool__(self) -> bool:
         return bool(self.counts)

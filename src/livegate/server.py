@@ -26,8 +26,9 @@ from livegate import __version__, protocol
 from livegate.admission import Admission
 from livegate.clientaddr import ClientAddresses, parse_networks
 from livegate.config import Settings
+from livegate.engines import EngineUnavailable, EventEnded, EventInfo, EventsFull, UnknownEvent
 from livegate.fdlimit import current_fd_limit, default_max_connections, raise_fd_limit
-from livegate.gateway import Gateway, InvalidUpdate
+from livegate.gateway import Conflict, Gateway, InvalidUpdate
 from livegate.metrics import CONTENT_TYPE
 from livegate.protocol import CloseCode
 from livegate.ratelimit import KeyedBuckets
@@ -37,7 +38,6 @@ from livegate.server_guards import (
     guard_frames,
     upgrade_headers_printable,
 )
-from livegate.store import EventEnded, EventInfo, StoreFull, UnknownEvent
 from livegate.throttled_log import ThrottledLog
 
 __all__ = ["create_app", "run"]
@@ -192,6 +192,11 @@ async def _serve_http(
         return await handler(request)
     except (ApiError, web.HTTPException) as exc:
         return _error_as_json(exc)
+    except EngineUnavailable:
+        # Nothing was stored: the publisher retries (with its Idempotency-Key).
+        return _error_response(
+            503, "engine_unavailable", "the engine cannot be reached; retry", None, 1
+        )
     finally:
         if site is not None:
             site.request_finished(request.protocol)
@@ -334,7 +339,7 @@ async def put_event(request: web.Request) -> web.Response:
         raise ApiError(400, "missing_field", "'sport' is required to create an event")
     try:
         info, created = await gateway.put_event(event_id, sport, title, body)
-    except StoreFull as exc:
+    except EventsFull as exc:
         raise ApiError(507, "store_full", str(exc)) from None
     return _json(_event_json(info), status=201 if created else 200)
 
@@ -360,6 +365,8 @@ async def publish_update(request: web.Request) -> web.Response:
         raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
     except EventEnded:
         raise ApiError(409, "event_ended", f"event {event_id!r} has ended") from None
+    except Conflict as exc:
+        raise ApiError(409, "conflict", str(exc), retry_after=1) from None
     return _json({"seq": result.seq, "ts": result.ts, "duplicate": result.duplicate}, status=202)
 
 
@@ -443,7 +450,9 @@ async def get_event(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     gateway = _gateway(request)
     if gateway.draining:
-        return _json({"status": "draining"}, status=503)
+        return _json({"status": "draining", "node": gateway.node_id}, status=503)
+    if not gateway.engine.available:
+        return _json({"status": "engine_unavailable", "node": gateway.node_id}, status=503)
     return _json({"status": "ok", "version": __version__, "node": gateway.node_id})
 
 

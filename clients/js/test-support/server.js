@@ -84,6 +84,7 @@ export class Server {
         "--reaction-window", "0.1",
         "--drain-window", "0.2",
         "--log-level", "warning",
+        "--engine", "memory://",
         ...this.args,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
