@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -193,6 +194,8 @@ for i = 1, #all, 2 do
   end
 end
 redis.call('PEXPIRE', vk, ttl * 2)
+-- The sum, for reads of the event; it counts until a node reports again or it expires.
+redis.call('HSET', ev, 'viewers', live, 'viewers_until', now + ttl)
 if live > peak then
   redis.call('HSET', ev, 'peak', live)
   peak = live
@@ -209,8 +212,15 @@ def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _info(event_id: str, fields: dict[bytes, bytes], viewers: int = 0) -> EventInfo:
-    """An EventInfo from the event's hash."""
+def _info(event_id: str, fields: dict[bytes, bytes]) -> EventInfo:
+    """An EventInfo from the event's hash.
+
+    The live count is the last sum a node reported, until it expires (compared
+    with this node's clock: nodes' clocks must agree within a second or so).
+    """
+    viewers = 0
+    if int(fields.get(b"viewers_until", b"0")) >= time.time_ns() // 1_000_000:
+        viewers = int(fields[b"viewers"])
     return EventInfo(
         event_id=event_id,
         epoch=fields[b"epoch"].decode(),
