@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest
 	LIVEGATE_PYTHON=$(abspath $(BIN)/python) node --experimental-websocket --test clients/js/test/
+
+# Three nodes on Redis behind nginx, with the demo matches (needs redis-server, nginx).
+cluster: $(STAMP)
+	$(BIN)/livegate cluster --nodes 3 --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["RedisServer", "require_program"]
+__all__ = ["NginxServer", "RedisServer", "require_program"]
 
 
 def require_program(name: str, package: str) -> str:
@@ -114,3 +114,57 @@ class RedisServer:
     @property
     def data_dir(self) -> Path:
         return Path(self._dir.name)
+
+
+class NginxServer:
+    """``nginx`` with livegate's shipped configuration, in front of ``node_ports``."""
+
+    def __init__(self, node_ports: list[int]) -> None:
+        from livegate.nginx_config import render
+
+        self.binary = require_program("nginx", "nginx")
+        self.port = _free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="livegate-nginx-")
+        (Path(self._dir.name) / "temp").mkdir()
+        self.conf = Path(self._dir.name) / "nginx.conf"
+        self.conf.write_text(render(self.port, node_ports))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "-p", self._dir.name, "-c", str(self.conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    err = self.proc.stderr.read() if self.proc.stderr else b""
+                    raise RuntimeError(f"nginx exited at start: {err.decode()}") from None
+                time.sleep(0.02)
+        raise RuntimeError("nginx did not start in 10 s")
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            if self.proc.stderr:
+                self.proc.stderr.close()
+            self.proc = None
+        self._dir.cleanup()

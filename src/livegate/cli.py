@@ -119,6 +119,25 @@ def _parser() -> argparse.ArgumentParser:
                 default=None,
                 help=f"{flag.help}; env {_env_name(flag.name)}",
             )
+    cluster = commands.add_parser(
+        "cluster",
+        help="run a local cluster: redis-server, N nodes and nginx on one port",
+        description="Start a redis-server (AOF on), N 'livegate serve' nodes on the Redis "
+        "engine and nginx in front of them, print where each is, and stop them all on "
+        "Ctrl-C. Needs redis-server and nginx (Debian packages of those names). The API "
+        f"key comes from {ENV_PREFIX}API_KEY, else one is generated and printed.",
+    )
+    cluster.add_argument("--nodes", type=int, default=3, help="livegate nodes (3)")
+    cluster.add_argument(
+        "--port", type=int, default=8080, help="nginx's port; node i gets port+i (8080)"
+    )
+    cluster.add_argument(
+        "--data-dir",
+        default="livegate-cluster",
+        help="Redis AOF, nginx config (./livegate-cluster)",
+    )
+    cluster.add_argument("--redis", default="", help="use this Redis instead of starting one")
+    cluster.add_argument("--demo", action="store_true", help="publish simulated matches")
     add_tool_commands(commands)
     return parser
 
@@ -224,4 +243,31 @@ def main(argv: Sequence[str] | None = None) -> None:
         except EngineUnavailable as exc:
             _usage_error(str(exc))
         sys.exit(0)
+    if args.command == "cluster":
+        sys.exit(_cluster(args))
     sys.exit(run_tool(args))
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from livegate.cluster import ClusterSpec, MissingProgram, run_cluster
+
+    if not 1 <= args.nodes <= 64 or not 0 < args.port < 65536 - args.nodes:
+        _usage_error("--nodes must be 1 to 64 and --port leave room for the nodes' ports")
+    key = os.environ.get(_env_name("api-key"), "")
+    if key and len(key) < MIN_API_KEY_LEN:
+        _usage_error(f"the API key must be at least {MIN_API_KEY_LEN} characters")
+    spec = ClusterSpec(
+        nodes=args.nodes,
+        port=args.port,
+        data_dir=Path(args.data_dir),
+        redis_url=args.redis,
+        api_key=key,
+        demo=args.demo,
+    )
+    _install_uvloop()
+    try:
+        return asyncio.run(run_cluster(spec, announce=lambda line: print(line, flush=True)))
+    except MissingProgram as exc:
+        _usage_error(str(exc))
