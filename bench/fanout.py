@@ -68,7 +68,8 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 HOST: Final = "127.0.0.1"
 EVENT_ID: Final = "bench-e1"
 API_KEY: Final = "bench-key-0123456789"
-KINDS: Final = ("gateway", "floor")
+KINDS: Final = ("gateway", "floor", "redis")
+"""``redis`` is ``livegate serve`` on the Redis engine (a redis-server on the load's core)."""
 SCORE_PREFIX: Final = b'{"type":"score"'
 JOINED_PREFIX: Final = b'{"type":"joined"'
 WS_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -584,8 +585,10 @@ def gateway_command(port: int, *flags: str) -> list[str]:
     ]
 
 
-def server_command(kind: str, port: int, extra: Sequence[str]) -> list[str]:
-    if kind == "gateway":
+def server_command(kind: str, port: int, extra: Sequence[str], redis_url: str = "") -> list[str]:
+    if kind in ("gateway", "redis"):
+        if kind == "redis":
+            extra = ["--engine", redis_url, *extra]
         return gateway_command(
             port,
             "--api-key",
@@ -646,12 +649,16 @@ def one_run(
 ) -> list[RunResult]:
     """Start a fresh server of each kind, run one load process against them all."""
     servers: dict[str, tuple[subprocess.Popen[bytes], int, Path]] = {}
+    redis: subprocess.Popen[bytes] | None = None
+    redis_url = ""
     try:
+        if "redis" in kinds:
+            redis, redis_url = start_redis(args.load_cpu)
         for kind in kinds:
             port = free_port()
             log = logdir / f"{kind}-{n}-{port}.log"
             with open(log, "wb") as out:
-                command = server_command(kind, port, args.gateway_arg)
+                command = server_command(kind, port, args.gateway_arg, redis_url)
                 proc = subprocess.Popen(
                     ["taskset", "-c", args.server_cpu, *command],
                     cwd=ROOT,
@@ -696,6 +703,29 @@ def one_run(
     finally:
         for proc, _, _ in servers.values():
             stop(proc)
+        if redis is not None:
+            stop(redis)
+
+
+def start_redis(cpu: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server of the benchmark's own (nothing on disk) pinned to ``cpu``; its URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *("taskset", "-c", cpu, "redis-server", "--port", str(port), "--bind", HOST),
+            *("--save", "", "--appendonly", "no"),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            if sock.recv(16).startswith(b"+PONG"):
+                return proc, f"redis://{HOST}:{port}/0"
+        time.sleep(0.05)
+    stop(proc)
+    raise RuntimeError("redis-server did not start")
 
 
 FIGURES: Final = (
@@ -740,7 +770,7 @@ def render(results: dict[tuple[int, str], list[RunResult]], args: argparse.Names
                 f"| {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['idle_kib_per_conn']:.1f} "
                 f"| {m['burst_server_sys_share']:.0%} | {m['load_cpu_us_per_delivery']:.2f} |"
             )
-    if all((n, k) in results for n in ns for k in KINDS):
+    if all((n, k) in results for n in ns for k in ("gateway", "floor")):
         lines += [
             "",
             "Ratios are the median over runs of each run's gateway ÷ floor (the two servers of a "
@@ -763,6 +793,26 @@ def render(results: dict[tuple[int, str], list[RunResult]], args: argparse.Names
                 f"| {statistics.median(user):.2f} [{user[0]:.2f}-{user[-1]:.2f}] "
                 f"| {idle:.1f} {'ok' if idle <= 16 else 'MISSED'} "
                 f"| {statistics.median(mem):.2f} |"
+            )
+    if all((n, k) in results for n in ns for k in ("gateway", "redis")):
+        lines += [
+            "",
+            "Engines on one node: each run's redis ÷ gateway (memory engine), median [range].",
+            "",
+            "| N | CPU/delivery redis ÷ memory (target ≤ 1.10) | deliveries/s redis ÷ memory "
+            "| p99 redis ÷ memory |",
+            "|---:|---:|---:|---:|",
+        ]
+        for n in ns:
+            pairs = list(zip(results[n, "redis"], results[n, "gateway"], strict=True))
+            cpu = sorted(r.cpu_us_per_delivery / g.cpu_us_per_delivery for r, g in pairs)
+            rate = sorted(r.deliveries_per_s / g.deliveries_per_s for r, g in pairs)
+            p99 = sorted(r.p99_ms / g.p99_ms for r, g in pairs)
+            ratio = statistics.median(cpu)
+            lines.append(
+                f"| {n} | {ratio:.3f} [{cpu[0]:.3f}-{cpu[-1]:.3f}] "
+                f"{'ok' if ratio <= 1.10 else 'MISSED'} | {statistics.median(rate):.2f} "
+                f"| {statistics.median(p99):.2f} |"
             )
     if len(ns) >= 2:
         low, high = ns[0], ns[-1]
@@ -845,7 +895,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Fan-out benchmark: livegate against the bare floor server."
     )
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 5000], help="connections")
-    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=["gateway", "floor"])
     parser.add_argument("--updates", type=int, default=200, help="updates in the burst")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     parser.add_argument(
