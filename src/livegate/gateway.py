@@ -124,7 +124,10 @@ class Gateway:
             ),
         )
         self.hub = Hub(on_slow=self._on_slow, on_gone=self._on_gone)
-        self.metrics = Metrics(viewers=self._local_viewer_counts)
+        self.metrics = Metrics(
+            viewers=self._local_viewer_counts,
+            engine_commands=lambda: getattr(self.engine, "commands", 0),
+        )
         self.liveness: LivenessTracker[Connection] = LivenessTracker()
         self.unjoined: LivenessTracker[Connection] = LivenessTracker()
         """Connections without a joined event, by when that began (join timeout)."""

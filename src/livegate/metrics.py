@@ -44,7 +44,8 @@ class _ViewersCollector(Collector):
 class Metrics:
     """Every metric of a node. ``render()`` gives the text exposition format."""
 
-    def __init__(self, viewers: ViewerSource) -> None:
+    def __init__(self, viewers: ViewerSource, engine_commands: Callable[[], int]) -> None:
+        """``engine_commands()`` counts the commands this node sent its engine so far."""
         self.registry = registry = CollectorRegistry()
         self.connections = Gauge(
             "livegate_connections", "Open WebSocket connections.", registry=registry
@@ -109,12 +110,19 @@ class Metrics:
         )
         self.publish_latency = Histogram(
             "livegate_publish_to_write_seconds",
-            "From an update's acceptance to the return of its broker publish; with the "
-            "memory broker that includes the fan-out to every local viewer.",
+            "From an update's arrival to its acceptance (validated, stored and published); "
+            "with the memory and SQLite engines that includes the fan-out to local viewers.",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=registry,
         )
         registry.register(_ViewersCollector(viewers))
+        engine = Gauge(
+            "livegate_engine_commands",
+            "Commands sent to a shared engine (Redis) since start, a pipeline's each counted; "
+            "0 for engines in this process. A counter: rate() it.",
+            registry=registry,
+        )
+        engine.set_function(lambda: float(engine_commands()))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -47,7 +47,8 @@ __all__ = ["SqliteEngine", "parse_sqlite_url"]
 
 log = logging.getLogger(__name__)
 
-SYNCHRONOUS = ("off", "normal", "full", "extra")
+SYNCHRONOUS = ("normal", "full", "extra")
+"""SQLite's `synchronous` settings accepted; `off` may corrupt the file on a power loss."""
 PRUNE_INTERVAL = 60.0
 """Seconds between deletions of expired idempotency keys from the file."""
 
