@@ -326,3 +326,33 @@ async def test_redis_viewers_sum_over_nodes_and_expire(redis_server: Any) -> Non
     finally:
         await a.close()
         await b.close()
+
+
+async def test_redis_reader_survives_strangers_and_fills_lost_messages(redis_server: Any) -> None:
+    import redis.asyncio as aioredis
+
+    prefix = f"t{next(_prefixes)}"
+    engine = open_engine(redis_server.url, EngineOptions(node_id="a", prefix=prefix))
+    recorder = Recorder()
+    await engine.start(recorder.on_message, recorder.on_reset)
+    raw = aioredis.Redis.from_url(redis_server.url)
+    try:
+        await engine.put_event("m1", "generic", None, {}, 0)
+        await engine.subscribe("m1")
+        channel = f"{prefix}:{{m1}}:ch"
+        for junk in (b"", b"no-space", b"Sx y", b"S1", "é".encode()):
+            await raw.publish(channel, junk)
+        await engine.append("m1", b"{}", 1, None)
+        # Seq 2 and 3 stored but "lost" on the way: only the stream has them.
+        ev, hist = f"{prefix}:{{m1}}:ev", f"{prefix}:{{m1}}:hist"
+        for seq in (2, 3):
+            message = b'{"type":"score","eventId":"m1","seq":%d,"ts":1,"data":{}}' % seq
+            await raw.hset(ev, "seq", seq)
+            await raw.xadd(hist, {"m": message}, id=f"{seq}-0")
+        await engine.append("m1", b"{}", 4, None)  # seq 4 arrives after a gap
+        messages = await recorder.wait_for(4)
+        assert [m["seq"] for m in messages] == [1, 2, 3, 4]
+        assert recorder.resets == []
+    finally:
+        await raw.aclose()
+        await engine.close()

@@ -616,7 +616,7 @@ class RedisEngine:
                 continue
             try:
                 message = await pubsub.get_message(timeout=1.0)
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # the reader must outlive any failure: back off, retry
                 self._available = False
                 log.warning("Redis pub/sub connection lost (%s); reconnecting", exc)
                 await asyncio.sleep(backoff)
@@ -630,7 +630,10 @@ class RedisEngine:
                 self._resync_wanted = False
                 self._resync_all()
             if message is not None:
-                self._dispatch(message)
+                try:
+                    self._dispatch(message)
+                except Exception:  # one odd message (a stranger on our channel) must not stop us
+                    log.exception("could not handle a message on %r", message.get("channel"))
 
     def _reconnected(self) -> None:
         self._resync_wanted = True
