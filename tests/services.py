@@ -48,8 +48,9 @@ class RedisServer:
     ``pause``/``resume`` freeze it with SIGSTOP/SIGCONT.
     """
 
-    def __init__(self, *, appendonly: bool = True) -> None:
+    def __init__(self, *, appendonly: bool = True, password: str = "") -> None:
         self.binary = require_program("redis-server", "redis-server")
+        self.password = password
         self.port = _free_port()
         self.appendonly = appendonly
         self._dir = tempfile.TemporaryDirectory(prefix="livegate-redis-")
@@ -69,6 +70,7 @@ class RedisServer:
             "--appendonly", "yes" if self.appendonly else "no",
             "--appendfsync", "always",
             "--protected-mode", "no",
+            *(("--requirepass", self.password) if self.password else ()),
         ]  # fmt: skip
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
@@ -76,7 +78,8 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
                     sock.sendall(b"PING\r\n")
-                    if sock.recv(64).startswith(b"+PONG"):
+                    answer = sock.recv(64)
+                    if answer.startswith(b"+PONG") or answer.startswith(b"-NOAUTH"):
                         return
             except OSError:
                 pass

@@ -171,6 +171,11 @@ async def test_viewer_counts_sum_over_nodes_and_a_killed_node_leaves_them(
     assert await _count_reaching(on_a[0], 2, timeout=8)
     assert loop.time() - killed_at < 5.5  # the bound: gone within 5 s
     assert (await a.get_event("m1"))["peakViewers"] == 5
+    # The survivors miss nothing: updates published through a third node reach them all.
+    for i in range(5):
+        await apis(http, cluster)[2].publish("m1", {"n": i})
+    for ws in on_a:
+        assert await scores(ws, 5) == [1, 2, 3, 4, 5]
 
 
 async def _count_reaching(

@@ -356,3 +356,55 @@ async def test_redis_reader_survives_strangers_and_fills_lost_messages(redis_ser
     finally:
         await raw.aclose()
         await engine.close()
+
+
+async def test_redis_gap_the_stream_no_longer_holds_is_a_reset(redis_server: Any) -> None:
+    import redis.asyncio as aioredis
+
+    prefix = f"t{next(_prefixes)}"
+    engine = open_engine(redis_server.url, EngineOptions(node_id="a", prefix=prefix))
+    recorder = Recorder()
+    await engine.start(recorder.on_message, recorder.on_reset)
+    raw = aioredis.Redis.from_url(redis_server.url)
+    try:
+        await engine.put_event("m1", "generic", None, {}, 0)
+        await engine.subscribe("m1")
+        await engine.append("m1", b"{}", 1, None)
+        await recorder.wait_for(1)
+        # Seqs 2 to 4 stored and "lost" on the way, then trimmed from the stream too.
+        ev, hist = f"{prefix}:{{m1}}:ev", f"{prefix}:{{m1}}:hist"
+        await raw.hset(ev, "seq", 4)
+        await raw.xtrim(hist, maxlen=0)
+        await engine.append("m1", b'{"after":1}', 5, None)
+        async with asyncio.timeout(5):
+            while not recorder.resets:  # noqa: ASYNC110 - the engine's reader runs on its own
+                await asyncio.sleep(0.01)
+        assert recorder.resets == ["m1"]
+        # Delivery goes on after the newest seq (5, which the node resends as a snapshot).
+        await engine.append("m1", b"{}", 6, None)
+        messages = await recorder.wait_for(2)
+        assert [m["seq"] for m in messages] == [1, 6]
+    finally:
+        await raw.aclose()
+        await engine.close()
+
+
+async def test_redis_password_in_the_url() -> None:
+    from livegate.engines import EngineUnavailable
+    from tests.services import RedisServer
+
+    server = RedisServer(appendonly=False, password="s3cret-pass")
+    server.start()
+    try:
+        base = f"redis://:s3cret-pass@127.0.0.1:{server.port}/0"
+        engine = open_engine(base, EngineOptions(node_id="a"))
+        await engine.start(lambda *_: None, lambda *_: None)
+        await engine.put_event("m1", "generic", None, {}, 0)
+        assert (await engine.append("m1", b"{}", 1, None)).seq == 1
+        await engine.close()
+        wrong = open_engine(base.replace("s3cret", "wrong"), EngineOptions(node_id="b"))
+        with pytest.raises(EngineUnavailable) as refused:
+            await wrong.start(lambda *_: None, lambda *_: None)
+        assert "wrong-pass" not in str(refused.value) and "s3cret" not in str(refused.value)
+    finally:
+        server.close()
