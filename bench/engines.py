@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -286,9 +286,14 @@ async def _viewers_on(nodes: list[Node], total: int, samples: int, counters: Cou
     return clients
 
 
-async def _latency_run(args: argparse.Namespace, count: int, logdir: Path) -> dict[str, float]:
+@contextlib.asynccontextmanager
+async def _nodes_with_viewers(
+    cpus: list[str], logdir: Path, viewers: int, samples: int
+) -> AsyncIterator[tuple[aiohttp.ClientSession, list[Node], Publisher, Counters, list[Any]]]:
+    """Redis, a node per CPU of ``cpus``, the event, and ``viewers`` joined evenly over
+    the nodes (``samples`` of them timed); everything is stopped on the way out."""
     redis_proc, url = start_redis(LOAD_CPU)
-    nodes = [Node(SERVER_CPU, url, logdir) for _ in range(count)]
+    nodes = [Node(cpu, url, logdir) for cpu in cpus]
     clients: list[Any] = []
     try:
         async with aiohttp.ClientSession() as session:
@@ -297,32 +302,9 @@ async def _latency_run(args: argparse.Namespace, count: int, logdir: Path) -> di
             pub = Publisher(session, nodes[0].port, "cricket")
             await pub.create_event()
             counters = Counters()
-            clients = await _viewers_on(nodes, args.viewers, args.samples, counters)
-            viewers = len(clients)
-            await _joined_all(counters, viewers, 60)
-            loop = asyncio.get_running_loop()
-            done = counters.expect(viewers, loop)
-            await pub.publish(make_payload(time.perf_counter_ns(), 0))
-            if not await _wait(done, 60):
-                raise RuntimeError(f"{counters.score} of {viewers} got the probe")
-            await asyncio.sleep(2)
-            counters.latencies_ns.clear()
-            counters.record_latency = True
-            done = counters.expect(viewers * args.updates, loop)
-            start = time.perf_counter()
-            for i in range(args.updates):
-                delay = start + i / 10 - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await pub.publish(make_payload(time.perf_counter_ns(), i))
-            await _wait(done, 60)
-            latencies = sorted(ns / 1e6 for ns in counters.latencies_ns)
-            return {
-                "viewers": viewers,
-                "delivered_share": counters.score / (viewers * args.updates),
-                "p50_ms": _percentile(latencies, 0.5),
-                "p99_ms": _percentile(latencies, 0.99),
-            }
+            clients = await _viewers_on(nodes, viewers, samples, counters)
+            await _joined_all(counters, len(clients), 60)
+            yield session, nodes, pub, counters, clients
     finally:
         for client in clients:
             if client.t is not None:
@@ -330,6 +312,36 @@ async def _latency_run(args: argparse.Namespace, count: int, logdir: Path) -> di
         for node in nodes:
             node.close()
         stop(redis_proc)
+
+
+async def _latency_run(args: argparse.Namespace, count: int, logdir: Path) -> dict[str, float]:
+    cpus = [SERVER_CPU] * count
+    async with _nodes_with_viewers(cpus, logdir, args.viewers, args.samples) as setup:
+        _session, _nodes, pub, counters, clients = setup
+        viewers = len(clients)
+        loop = asyncio.get_running_loop()
+        done = counters.expect(viewers, loop)
+        await pub.publish(make_payload(time.perf_counter_ns(), 0))
+        if not await _wait(done, 60):
+            raise RuntimeError(f"{counters.score} of {viewers} got the probe")
+        await asyncio.sleep(2)
+        counters.latencies_ns.clear()
+        counters.record_latency = True
+        done = counters.expect(viewers * args.updates, loop)
+        start = time.perf_counter()
+        for i in range(args.updates):
+            delay = start + i / 10 - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await pub.publish(make_payload(time.perf_counter_ns(), i))
+        await _wait(done, 60)
+        latencies = sorted(ns / 1e6 for ns in counters.latencies_ns)
+        return {
+            "viewers": viewers,
+            "delivered_share": counters.score / (viewers * args.updates),
+            "p50_ms": _percentile(latencies, 0.5),
+            "p99_ms": _percentile(latencies, 0.99),
+        }
 
 
 # -- scale: 1 node vs 2 nodes ------------------------------------------------------------
@@ -365,22 +377,13 @@ async def part_scale(args: argparse.Namespace, logdir: Path) -> dict[str, Any]:
 
 
 async def _scale_run(args: argparse.Namespace, cpus: list[str], logdir: Path) -> dict[str, float]:
-    redis_proc, url = start_redis(LOAD_CPU)
-    nodes = [Node(cpu, url, logdir) for cpu in cpus]
-    clients: list[Any] = []
     # The load follows: one core free for it with one node; with two, it shares.
     os.sched_setaffinity(0, {int(LOAD_CPU)} if len(cpus) == 1 else {0, 1})
     try:
-        async with aiohttp.ClientSession() as session:
-            for node in nodes:
-                await node.ready(session)
-            pub = Publisher(session, nodes[0].port, "cricket")
-            await pub.create_event()
-            counters = Counters()
-            clients = await _viewers_on(nodes, args.scale_viewers, 0, counters)
+        async with _nodes_with_viewers(cpus, logdir, args.scale_viewers, 0) as setup:
+            session, nodes, pub, counters, clients = setup
             loop = asyncio.get_running_loop()
             viewers = len(clients)
-            await _joined_all(counters, viewers, 60)
             for _warm in range(5):
                 done = counters.expect(viewers, loop)
                 await pub.publish(make_payload(time.perf_counter_ns(), 0))
@@ -424,12 +427,6 @@ async def _scale_run(args: argparse.Namespace, cpus: list[str], logdir: Path) ->
                 "held_delivered_share": counters.score / expected,
             }
     finally:
-        for client in clients:
-            if client.t is not None:
-                client.t.abort()
-        for node in nodes:
-            node.close()
-        stop(redis_proc)
         os.sched_setaffinity(0, {int(LOAD_CPU)})
 
 

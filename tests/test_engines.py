@@ -328,7 +328,10 @@ async def test_redis_viewers_sum_over_nodes_and_expire(redis_server: Any) -> Non
         await b.close()
 
 
-async def test_redis_reader_survives_strangers_and_fills_lost_messages(redis_server: Any) -> None:
+@pytest.fixture
+async def redis_engine(redis_server: Any) -> AsyncIterator[tuple[Engine, Recorder, Any, str]]:
+    """A started Redis engine with event ``m1`` subscribed, its recorder, a raw
+    client to meddle with its keys, and its key prefix."""
     import redis.asyncio as aioredis
 
     prefix = f"t{next(_prefixes)}"
@@ -339,54 +342,51 @@ async def test_redis_reader_survives_strangers_and_fills_lost_messages(redis_ser
     try:
         await engine.put_event("m1", "generic", None, {}, 0)
         await engine.subscribe("m1")
-        channel = f"{prefix}:{{m1}}:ch"
-        for junk in (b"", b"no-space", b"Sx y", b"S1", "é".encode()):
-            await raw.publish(channel, junk)
-        await engine.append("m1", b"{}", 1, None)
-        # Seq 2 and 3 stored but "lost" on the way: only the stream has them.
-        ev, hist = f"{prefix}:{{m1}}:ev", f"{prefix}:{{m1}}:hist"
-        for seq in (2, 3):
-            message = b'{"type":"score","eventId":"m1","seq":%d,"ts":1,"data":{}}' % seq
-            await raw.hset(ev, "seq", seq)
-            await raw.xadd(hist, {"m": message}, id=f"{seq}-0")
-        await engine.append("m1", b"{}", 4, None)  # seq 4 arrives after a gap
-        messages = await recorder.wait_for(4)
-        assert [m["seq"] for m in messages] == [1, 2, 3, 4]
-        assert recorder.resets == []
+        yield engine, recorder, raw, prefix
     finally:
         await raw.aclose()
         await engine.close()
 
 
-async def test_redis_gap_the_stream_no_longer_holds_is_a_reset(redis_server: Any) -> None:
-    import redis.asyncio as aioredis
+async def test_redis_reader_survives_strangers_and_fills_lost_messages(
+    redis_engine: tuple[Engine, Recorder, Any, str],
+) -> None:
+    engine, recorder, raw, prefix = redis_engine
+    channel = f"{prefix}:{{m1}}:ch"
+    for junk in (b"", b"no-space", b"Sx y", b"S1", "é".encode()):
+        await raw.publish(channel, junk)
+    await engine.append("m1", b"{}", 1, None)
+    # Seq 2 and 3 stored but "lost" on the way: only the stream has them.
+    ev, hist = f"{prefix}:{{m1}}:ev", f"{prefix}:{{m1}}:hist"
+    for seq in (2, 3):
+        message = b'{"type":"score","eventId":"m1","seq":%d,"ts":1,"data":{}}' % seq
+        await raw.hset(ev, "seq", seq)
+        await raw.xadd(hist, {"m": message}, id=f"{seq}-0")
+    await engine.append("m1", b"{}", 4, None)  # seq 4 arrives after a gap
+    messages = await recorder.wait_for(4)
+    assert [m["seq"] for m in messages] == [1, 2, 3, 4]
+    assert recorder.resets == []
 
-    prefix = f"t{next(_prefixes)}"
-    engine = open_engine(redis_server.url, EngineOptions(node_id="a", prefix=prefix))
-    recorder = Recorder()
-    await engine.start(recorder.on_message, recorder.on_reset)
-    raw = aioredis.Redis.from_url(redis_server.url)
-    try:
-        await engine.put_event("m1", "generic", None, {}, 0)
-        await engine.subscribe("m1")
-        await engine.append("m1", b"{}", 1, None)
-        await recorder.wait_for(1)
-        # Seqs 2 to 4 stored and "lost" on the way, then trimmed from the stream too.
-        ev, hist = f"{prefix}:{{m1}}:ev", f"{prefix}:{{m1}}:hist"
-        await raw.hset(ev, "seq", 4)
-        await raw.xtrim(hist, maxlen=0)
-        await engine.append("m1", b'{"after":1}', 5, None)
-        async with asyncio.timeout(5):
-            while not recorder.resets:  # noqa: ASYNC110 - the engine's reader runs on its own
-                await asyncio.sleep(0.01)
-        assert recorder.resets == ["m1"]
-        # Delivery goes on after the newest seq (5, which the node resends as a snapshot).
-        await engine.append("m1", b"{}", 6, None)
-        messages = await recorder.wait_for(2)
-        assert [m["seq"] for m in messages] == [1, 6]
-    finally:
-        await raw.aclose()
-        await engine.close()
+
+async def test_redis_gap_the_stream_no_longer_holds_is_a_reset(
+    redis_engine: tuple[Engine, Recorder, Any, str],
+) -> None:
+    engine, recorder, raw, prefix = redis_engine
+    await engine.append("m1", b"{}", 1, None)
+    await recorder.wait_for(1)
+    # Seqs 2 to 4 stored and "lost" on the way, then trimmed from the stream too.
+    ev, hist = f"{prefix}:{{m1}}:ev", f"{prefix}:{{m1}}:hist"
+    await raw.hset(ev, "seq", 4)
+    await raw.xtrim(hist, maxlen=0)
+    await engine.append("m1", b'{"after":1}', 5, None)
+    async with asyncio.timeout(5):
+        while not recorder.resets:  # noqa: ASYNC110 - the engine's reader runs on its own
+            await asyncio.sleep(0.01)
+    assert recorder.resets == ["m1"]
+    # Delivery goes on after the newest seq (5, which the node resends as a snapshot).
+    await engine.append("m1", b"{}", 6, None)
+    messages = await recorder.wait_for(2)
+    assert [m["seq"] for m in messages] == [1, 6]
 
 
 async def test_redis_password_in_the_url() -> None:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 
 from tests.conftest import LivegateProcess, join_ws, recv_json
 from tests.services import RedisServer
@@ -143,85 +145,77 @@ async def _get(http: aiohttp.ClientSession, node: LivegateProcess, event_id: str
         return await resp.json()
 
 
-def _two_nodes(redis: RedisServer) -> list[LivegateProcess]:
+@pytest.fixture
+async def two_nodes(http: aiohttp.ClientSession) -> AsyncIterator[tuple[RedisServer, list[Any]]]:
+    """A redis-server of the test's own (AOF on), two nodes on it, and event ``m1``."""
+    redis = RedisServer()
+    redis.start()
     prefix = f"f{next(_prefixes)}"
     nodes = [
         LivegateProcess("--engine", redis.url, "--engine-prefix", prefix, "--node-id", f"n{i}")
         for i in range(2)
     ]
-    for node in nodes:
-        node.start()
-    return nodes
+    try:
+        for node in nodes:
+            node.start()
+        async with http.put(
+            f"{nodes[0].url}/api/events/m1", json={"sport": "generic"}, headers=nodes[0].headers()
+        ) as resp:
+            assert resp.status == 201
+        yield redis, nodes
+    finally:
+        for node in nodes:
+            if node.proc is not None:
+                node.stop(signal.SIGKILL)
+        redis.close()
 
 
 async def test_redis_killed_and_restarted_loses_no_acknowledged_update(
-    http: aiohttp.ClientSession,
+    http: aiohttp.ClientSession, two_nodes: tuple[RedisServer, list[LivegateProcess]]
 ) -> None:
-    redis = RedisServer()
+    redis, nodes = two_nodes
+    viewers = [(await join_ws(http, node, "m1", f"fan{i}"))[0] for i, node in enumerate(nodes)]
+    statuses: list[int] = []
+    seqs: list[int] = []
+    for n in range(1, 21):
+        seqs.append(await publish_until_acked(http, nodes[n % 2], "m1", n, statuses))
+    redis.stop(signal.SIGKILL)
+    status, body = await publish(http, nodes[0], "m1", 21)
+    assert status == 503 and body["error"]["code"] == "engine_unavailable"
+    await asyncio.sleep(1.5)  # the health check notices
+    assert await health(http, nodes[0]) == 503 and await health(http, nodes[1]) == 503
     redis.start()
-    nodes = _two_nodes(redis)
-    try:
-        async with http.put(
-            f"{nodes[0].url}/api/events/m1", json={"sport": "generic"}, headers=nodes[0].headers()
-        ) as resp:
-            assert resp.status == 201
-        viewers = [(await join_ws(http, node, "m1", f"fan{i}"))[0] for i, node in enumerate(nodes)]
-        statuses: list[int] = []
-        seqs: list[int] = []
-        for n in range(1, 21):
-            seqs.append(await publish_until_acked(http, nodes[n % 2], "m1", n, statuses))
-        redis.stop(signal.SIGKILL)
-        status, body = await publish(http, nodes[0], "m1", 21)
-        assert status == 503 and body["error"]["code"] == "engine_unavailable"
-        await asyncio.sleep(1.5)  # the health check notices
-        assert await health(http, nodes[0]) == 503 and await health(http, nodes[1]) == 503
-        redis.start()
-        for n in range(21, 41):
-            seqs.append(await publish_until_acked(http, nodes[n % 2], "m1", n, statuses))
-        assert seqs == list(range(1, 41))  # seq went on where it was
-        for ws in viewers:
-            assert await collect_scores(ws, 40) == list(range(1, 41))
-        async with asyncio.timeout(5):
-            while await health(http, nodes[0]) != 200:  # noqa: ASYNC110 - polls a server
-                await asyncio.sleep(0.1)
-    finally:
-        for node in nodes:
-            node.stop(signal.SIGKILL)
-        redis.close()
+    for n in range(21, 41):
+        seqs.append(await publish_until_acked(http, nodes[n % 2], "m1", n, statuses))
+    assert seqs == list(range(1, 41))  # seq went on where it was
+    for ws in viewers:
+        assert await collect_scores(ws, 40) == list(range(1, 41))
+    async with asyncio.timeout(5):
+        while await health(http, nodes[0]) != 200:  # noqa: ASYNC110 - polls a server
+            await asyncio.sleep(0.1)
 
 
 async def test_redis_paused_past_the_timeout_means_503_not_a_hang(
-    http: aiohttp.ClientSession,
+    http: aiohttp.ClientSession, two_nodes: tuple[RedisServer, list[LivegateProcess]]
 ) -> None:
-    redis = RedisServer()
-    redis.start()
-    nodes = _two_nodes(redis)
-    try:
-        async with http.put(
-            f"{nodes[0].url}/api/events/m1", json={"sport": "generic"}, headers=nodes[0].headers()
-        ) as resp:
-            assert resp.status == 201
-        ws, _ = await join_ws(http, nodes[1], "m1")
-        statuses: list[int] = []
-        assert await publish_until_acked(http, nodes[0], "m1", 1, statuses) == 1
-        redis.pause()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        status, _body = await publish(http, nodes[0], "m1", 2)
-        assert status == 503
-        assert loop.time() - started < 6  # the command timeout, not forever
-        assert await health(http, nodes[0]) == 503
-        # A join meanwhile is refused with a close code the SDKs retry.
-        joining = await http.ws_connect(nodes[0].ws_url)
-        await joining.send_str('{"type":"join","id":"late","eventId":"m1"}')
-        msg = await joining.receive(timeout=10)
-        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1013
-        await joining.close()
-        redis.resume()
-        for n in range(2, 6):
-            await publish_until_acked(http, nodes[0], "m1", n, statuses)
-        assert await collect_scores(ws, 5) == [1, 2, 3, 4, 5]
-    finally:
-        for node in nodes:
-            node.stop(signal.SIGKILL)
-        redis.close()
+    redis, nodes = two_nodes
+    ws, _ = await join_ws(http, nodes[1], "m1")
+    statuses: list[int] = []
+    assert await publish_until_acked(http, nodes[0], "m1", 1, statuses) == 1
+    redis.pause()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    status, _body = await publish(http, nodes[0], "m1", 2)
+    assert status == 503
+    assert loop.time() - started < 6  # the command timeout, not forever
+    assert await health(http, nodes[0]) == 503
+    # A join meanwhile is refused with a close code the SDKs retry.
+    joining = await http.ws_connect(nodes[0].ws_url)
+    await joining.send_str('{"type":"join","id":"late","eventId":"m1"}')
+    msg = await joining.receive(timeout=10)
+    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1013
+    await joining.close()
+    redis.resume()
+    for n in range(2, 6):
+        await publish_until_acked(http, nodes[0], "m1", n, statuses)
+    assert await collect_scores(ws, 5) == [1, 2, 3, 4, 5]
