@@ -378,3 +378,17 @@ async def test_resume_across_a_restart_is_not_mistaken_for_recovery(
     ws, joined = await join(http, server, "m", since=2, epoch=joined["epoch"])
     assert joined["recovered"] is True and [m["data"] for m in joined["missed"]] == [{"new": 3}]
     await ws.close()
+
+
+async def test_a_failed_join_keeps_the_event_the_connection_had(
+    http: aiohttp.ClientSession, api: Api, shared_server: LivegateProcess
+) -> None:
+    event_id = new_event_id()
+    await api.create_event(event_id)
+    ws, _ = await join(http, shared_server, event_id)
+    await ws.send_str(orjson.dumps({"type": "join", "id": "fan", "eventId": "no-such"}).decode())
+    error = await recv_type(ws, "error")
+    assert error["code"] == "unknown_event"
+    await api.publish(event_id, {"n": 1})
+    assert (await recv_type(ws, "score"))["seq"] == 1  # still on the first event
+    await ws.close()

@@ -389,13 +389,13 @@ class Gateway:
         event_id = message.event_id
         if self.draining:
             return
-        if conn.event_id is not None:
-            await self._leave(conn)
-        conn.user_id = message.id
-        conn.event_id = event_id
-        self.unjoined.forget(conn)
+        if conn.event_id == event_id:
+            await self._leave(conn)  # joined again: one membership, a fresh `joined`
+            if not conn.closed:  # as after any leave, until this join succeeds
+                self.unjoined.touch(conn, now)
         # Buffer the event's messages for this connection before reading its
         # state, so nothing published while we read is lost (dropped by seq below).
+        # A connection on another event stays on it until this join succeeds.
         self.hub.add_pending(event_id, conn)
         try:
             await self._ensure_subscribed(event_id)
@@ -404,21 +404,27 @@ class Gateway:
             )
             totals = await self.engine.report_viewers({event_id: self.hub.count(event_id) + 1})
         except UnknownEvent:
-            await self._join_failed(conn, event_id, now)
+            await self._join_failed(conn, event_id)
             # Not bad input: a client waiting out a restart retries this join
             # (the message rate limit bounds it), so it must not end in 1008.
             self._error(conn, ErrorCode.UNKNOWN_EVENT, f"no event {event_id!r}")
             return
         except EngineUnavailable:
-            await self._join_failed(conn, event_id, now)
+            await self._join_failed(conn, event_id)
             self.close_connection(
                 conn, CloseCode.TRY_AGAIN_LATER, "engine_unavailable", "engine unavailable"
             )
             return
+        if conn.event_id is not None and not conn.closed:
+            await self._leave(conn)  # the join succeeded: leave the previous event
+        if conn.closed:
+            await self._join_failed(conn, event_id)
+            return
+        conn.user_id = message.id
+        conn.event_id = event_id
+        self.unjoined.forget(conn)
         live = totals.get(event_id, (0, 0))[0]
         conn.bad_streak = 0
-        if conn.closed or conn.event_id != event_id:
-            return
         # From here to the end nothing awaits, so `joined` is the first message
         # the connection gets and the buffered ones follow in order.
         buffered = self.hub.promote(event_id, conn)
@@ -474,14 +480,10 @@ class Gateway:
             ),
         )
 
-    async def _join_failed(self, conn: Connection, event_id: str, now: float) -> None:
-        """Undo a join the engine refused; the join timeout starts again."""
-        if conn.event_id == event_id:
-            conn.event_id = None
-            self.hub.remove(event_id, conn)
-            await self._maybe_unsubscribe(event_id)
-        if not conn.closed:
-            self.unjoined.touch(conn, now)
+    async def _join_failed(self, conn: Connection, event_id: str) -> None:
+        """Undo a join that did not happen; the connection keeps the event it had."""
+        self.hub.remove(event_id, conn)
+        await self._maybe_unsubscribe(event_id)
 
     async def _leave(self, conn: Connection) -> None:
         event_id = conn.event_id
