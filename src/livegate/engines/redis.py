@@ -76,8 +76,6 @@ HEALTH_INTERVAL = 1.0
 """Seconds between the pings that tell whether Redis is reachable."""
 POSITION_CHECK = 5.0
 """Seconds between comparisons of each subscribed event's seq with the last delivered."""
-SUBSCRIBE_BATCH = 512
-"""Channels per SUBSCRIBE when resubscribing after a reconnect."""
 MAX_QUEUED = 10_000
 """Messages held for one event while its gap is filled; past this the event is reset."""
 FILL_BATCH = 1000
@@ -302,7 +300,6 @@ class RedisEngine:
         self._fills: set[asyncio.Task[None]] = set()
         self._available = False
         self._resync_wanted = False
-        self._closing = False
         self.commands = 0
         """Redis commands and scripts sent (a script counts one): ``bench/`` reads it."""
 
@@ -377,7 +374,6 @@ class RedisEngine:
         ]
 
     async def close(self) -> None:
-        self._closing = True
         for task in [*self._tasks, *self._fills]:
             task.cancel()
         for task in [*self._tasks, *self._fills]:
@@ -636,6 +632,7 @@ class RedisEngine:
                     log.exception("could not handle a message on %r", message.get("channel"))
 
     def _reconnected(self) -> None:
+        # redis-py has resubscribed every channel, in one SUBSCRIBE, before this runs.
         self._resync_wanted = True
 
     def _dispatch(self, message: dict[str, Any]) -> None:

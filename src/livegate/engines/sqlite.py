@@ -160,7 +160,8 @@ class SqliteEngine(MemoryEngine):
         try:
             rows = await loop.run_in_executor(self._executor, self._open_and_load)
         except (sqlite3.Error, OSError) as exc:
-            raise EngineUnavailable(f"cannot open SQLite file {self.path!r}: {exc}") from None
+            hint = " (another livegate node has it open)" if "locked" in str(exc) else ""
+            raise EngineUnavailable(f"cannot open SQLite file {self.path!r}: {exc}{hint}") from None
         for info, history, keys in rows:
             event = _Event(info, deque(history, maxlen=self.options.history_size))
             event.idempotency = OrderedDict(keys)
