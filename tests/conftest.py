@@ -120,6 +120,28 @@ class LivegateProcess:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
+def run_briefly(
+    command: str, *args: str, port: int | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Start ``livegate <command>`` (serve or demo) on 127.0.0.1 and stop it with SIGTERM
+    after 1.5 s (or when it exits first); its output, stderr included."""
+    cmd = [sys.executable, "-m", "livegate", command, "--host", "127.0.0.1"]
+    cmd += ["--port", str(port or free_port()), *args]
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, "LIVEGATE_ENGINE": "memory://", **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=1.5)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, "")
+
+
 @pytest.fixture
 def server_factory() -> Iterator[Any]:
     """Start servers with custom flags; all are stopped after the test."""

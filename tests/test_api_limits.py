@@ -9,17 +9,14 @@ malformed requests leaves a few log lines, never tracebacks.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from tests.conftest import API_KEY, Api, LivegateProcess, free_port
+from tests.conftest import API_KEY, Api, LivegateProcess, run_briefly
 
 
 async def test_event_list_is_paginated_in_creation_order(
@@ -145,22 +142,7 @@ async def test_malformed_requests_log_a_few_lines_and_no_traceback(server_factor
 def _serve_briefly(
     *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Start ``livegate serve`` and stop it after its first lines (or its exit)."""
-    cmd = [sys.executable, "-m", "livegate", "serve", "--host", "127.0.0.1"]
-    cmd += ["--port", str(free_port()), *args]
-    proc = subprocess.Popen(
-        cmd,
-        env={**os.environ, "LIVEGATE_ENGINE": "memory://", **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        out, _ = proc.communicate(timeout=1.5)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=10)
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, "")
+    return run_briefly("serve", *args, env=env)
 
 
 def test_short_api_keys_are_refused_at_start() -> None:

@@ -277,10 +277,15 @@ async def test_generic_payload_is_shown_as_json(pages: Browsing, web_api: Api) -
 async def test_page_for_an_unknown_event_waits_for_it(pages: Browsing, web_api: Api) -> None:
     event_id = new_id("soon")
     page = await pages.open(f"/events/{event_id}")
+    # A not-found page (404), not a match page stuck on "Connecting…".
+    await expect(page.locator("h1")).to_have_text("Nothing here")
     await expect(page.locator("#notice")).to_contain_text(f"No event called “{event_id}”")
+    await expect(
+        page.get_by_role("link", name="See every live and scheduled event")
+    ).to_be_visible()
     await web_api.create_event(event_id, "generic", "Starting soon")
     await web_api.publish(event_id, {"comment": "We are live"})
-    # The SDK retries the refused join with backoff; the page then shows the event.
+    # The page checks every 2 s and then opens the match.
     await expect(page.locator(".gn-headline")).to_have_text("We are live", timeout=15_000)
     await expect(page.locator("#notice")).to_be_hidden()
     await expect(page.locator("#title")).to_have_text("Starting soon")

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import secrets
+import shutil
+import socket
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 from livegate import __version__
@@ -102,7 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"livegate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
-        "serve", help="run the gateway", description="Run the gateway. " + __doc__.split("\n\n")[1]
+        "serve",
+        help="run the gateway",
+        description="Run the gateway. " + _plain(__doc__.split("\n\n")[1]),
     )
     demo = commands.add_parser(
         "demo",
@@ -140,6 +146,11 @@ def _parser() -> argparse.ArgumentParser:
     cluster.add_argument("--demo", action="store_true", help="publish simulated matches")
     add_tool_commands(commands)
     return parser
+
+
+def _plain(text: str) -> str:
+    """A docstring's text for a terminal: no reStructuredText literal markup."""
+    return text.replace("``", "")
 
 
 def _usage_error(message: str) -> NoReturn:
@@ -192,6 +203,35 @@ def _resolve(args: argparse.Namespace) -> tuple[Settings, bool, str]:
     return settings, generated, log_level
 
 
+def _check_port(host: str, port: int) -> None:
+    """Exit 2 with one line if ``host:port`` cannot be listened on (before any banner)."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        _usage_error(f"cannot listen on {host!r}: {exc.strerror}")
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                _usage_error(f"port {port} is in use; try --port")
+            _usage_error(f"cannot listen on {host}:{port}: {exc.strerror}")
+
+
+def _own_command() -> str:
+    """How to run ``livegate`` again from another terminal: a full path unless it is on PATH."""
+    beside = Path(sys.executable).parent / "livegate"
+    if beside.exists() and shutil.which("livegate") != str(beside):
+        return str(beside)
+    return "livegate"
+
+
 def _install_uvloop() -> None:
     try:
         import uvloop
@@ -207,10 +247,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         logging.basicConfig(
             level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        _check_port(settings.host, settings.port)
         if generated:
             print(
-                "livegate: no API key configured; generated one for this run:\n\n"
-                f"    {settings.api_key}\n",
+                "livegate: no API key configured; generated one for this run. To publish "
+                "from another terminal, paste:\n\n"
+                f"    export {ENV_PREFIX}API_KEY={settings.api_key}\n",
                 flush=True,
             )
         from livegate.server import run
@@ -220,9 +262,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             from livegate.demo import run_matches
 
             host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+            base = f"http://{host}:{settings.port}"
             print(
-                f"livegate demo: live matches at http://{host}:{settings.port}/api/events\n"
-                f"  watch one:  livegate watch demo-cricket --url ws://{host}:{settings.port}/ws\n"
+                f"livegate demo: live matches at {base}/ (open it in a browser)\n"
+                f"  the API:    {base}/api/events\n"
+                f"  watch one:  {_own_command()} watch demo-cricket "
+                f"--url ws://{host}:{settings.port}/ws\n"
                 f"  API key:    {settings.api_key}",
                 flush=True,
             )
@@ -242,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         except EngineUnavailable as exc:
             _usage_error(str(exc))
+        except OSError as exc:  # the port was taken between the check and the bind
+            _usage_error(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}")
         sys.exit(0)
     if args.command == "cluster":
         sys.exit(_cluster(args))
@@ -249,8 +296,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _cluster(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from livegate.cluster import ClusterSpec, MissingProgram, run_cluster
 
     if not 1 <= args.nodes <= 64 or not 0 < args.port < 65536 - args.nodes:

@@ -191,6 +191,8 @@ async def _serve_http(
     try:
         return await handler(request)
     except (ApiError, web.HTTPException) as exc:
+        if isinstance(exc, web.HTTPNotFound) and _wants_html(request):
+            return _not_found_page()
         return _error_as_json(exc)
     except EngineUnavailable:
         # Nothing was stored: the publisher retries (with its Idempotency-Key).
@@ -496,6 +498,26 @@ def _page(name: str) -> Handler:
     return handler
 
 
+async def event_page(request: web.Request) -> web.StreamResponse:
+    """``GET /events/{id}``: the match page, or the not-found page for no such event."""
+    event_id = request.match_info["event_id"]
+    if not protocol.valid_event_id(event_id) or await _gateway(request).get_event(event_id) is None:
+        return _not_found_page()
+    return web.FileResponse(WEB_ROOT / "event.html", headers=_PAGE_HEADERS)
+
+
+def _not_found_page() -> web.StreamResponse:
+    return web.FileResponse(WEB_ROOT / "notfound.html", status=404, headers=_PAGE_HEADERS)
+
+
+def _wants_html(request: web.Request) -> bool:
+    """A browser navigating (not the API, not a client asking for JSON)."""
+    if request.path.startswith("/api") or request.path == "/ws":
+        return False
+    accept = request.headers.get("Accept", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
 # -- WebSocket ---------------------------------------------------------------------
 
 
@@ -660,7 +682,7 @@ def create_app(gateway: Gateway, limits: NodeLimits | None = None) -> web.Applic
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", _page("index.html"))
-    app.router.add_get("/events/{event_id}", _page("event.html"))
+    app.router.add_get("/events/{event_id}", event_page)
     app.router.add_get("/scorer", _page("scorer.html"))
     app.router.add_static("/static/", WEB_ROOT / "static", follow_symlinks=True)
     app.router.add_get("/api", api_index)
