@@ -266,7 +266,7 @@ async def test_sqlite_keeps_everything_across_a_reopen(tmp_path: Path) -> None:
         await engine.append("m1", b'{"n":%d}' % i, 10 * i, f"key-{i}", state=b"st%d" % i)
     await engine.report_viewers({"m1": 7})
     await engine.put_event("m2", "chess", None, {}, 2)
-    await engine.end("m2", 3)
+    await engine.end("m2", 3, "1-0")
     before = await engine.get_event("m1")
     await engine.close()
 
@@ -290,7 +290,7 @@ async def test_sqlite_keeps_everything_across_a_reopen(tmp_path: Path) -> None:
         assert dup.duplicate and dup.seq == 4
         assert (await again.append("m1", b"{}", 61, None)).seq == 6
         ended = await again.get_event("m2")
-        assert ended is not None and ended.status == "ended"
+        assert ended is not None and (ended.status, ended.result) == ("ended", "1-0")
         assert [e.event_id for e in await again.list_events()] == ["m1", "m2"]
     finally:
         await again.close()
@@ -408,3 +408,29 @@ async def test_redis_password_in_the_url() -> None:
         assert "wrong-pass" not in str(refused.value) and "s3cret" not in str(refused.value)
     finally:
         server.close()
+
+
+async def test_end_keeps_a_result_and_delete_forgets_the_event(make_engine: EngineFactory) -> None:
+    engine, recorder = await make_engine()
+    await engine.put_event("m1", "cricket", None, {}, 0)
+    await engine.put_event("m2", "cricket", None, {}, 0)
+    for event_id in ("m1", "m2"):
+        await engine.subscribe(event_id)
+        await engine.append(event_id, b"{}", 1, f"key-{event_id}")
+    info, changed = await engine.end("m1", 2, "CSK won by 5 wickets")
+    assert changed and info.result == "CSK won by 5 wickets"
+    stored = await engine.get_event("m1")
+    assert stored is not None and stored.result == "CSK won by 5 wickets"
+    assert await engine.delete("m2") is True
+    assert await engine.delete("m2") is False
+    assert await engine.get_event("m2") is None
+    assert [e.event_id for e in await engine.list_events()] == ["m1"]
+    with pytest.raises(UnknownEvent):
+        await engine.append("m2", b"{}", 3, None)
+    messages = await recorder.wait_for(4)
+    ends = {m["eventId"]: m for m in messages if m["type"] == "ended"}
+    assert ends["m1"] == {"type": "ended", "eventId": "m1", "result": "CSK won by 5 wickets"}
+    assert ends["m2"] == {"type": "ended", "eventId": "m2"}  # deleted while live
+    # The id can be used again, as a new history.
+    again, created = await engine.put_event("m2", "cricket", None, {}, 4)
+    assert created and again.seq == 0 and again.status == "scheduled"

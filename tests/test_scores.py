@@ -277,7 +277,11 @@ async def test_event_listing_and_reading(
         ("POST", "/api/events/never-created/end", None, "auth", 404, "unknown_event"),
         ("GET", "/api/events/never-created", None, {}, 404, "unknown_event"),
         ("GET", "/api/nothing-here", None, {}, 404, "not_found"),
-        ("DELETE", "/api/events/x1", None, "auth", 405, "method_not_allowed"),
+        ("DELETE", "/api/events/never-created", None, "auth", 404, "unknown_event"),
+        ("DELETE", "/api/events/x1", None, {}, 401, "unauthorized"),
+        ("PATCH", "/api/events/x1", None, "auth", 405, "method_not_allowed"),
+        ("POST", "/api/events/x1/end", {"result": 5}, "auth", 400, "bad_field"),
+        ("POST", "/api/events/x1/end", [1], "auth", 400, "not_an_object"),
     ],
 )
 async def test_api_errors_are_json_with_a_code(

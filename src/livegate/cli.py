@@ -80,6 +80,7 @@ _SERVE_FLAGS = (
     _Flag("join-timeout", float, "seconds a WebSocket may stay without a joined event (10)"),
     _Flag("read-rate", float, "public API reads per second per client address (20)"),
     _Flag("read-burst", int, "burst of public API reads per client address (40)"),
+    _Flag("ended-retention", float, "seconds an ended event is kept before it is deleted (86400)"),
     _Flag("node-id", str, "names this node in /healthz, logs and viewer counts (hostname-pid)"),
     _Flag(
         "engine",

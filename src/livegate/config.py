@@ -90,6 +90,8 @@ class Settings:
     """Failed API-key checks forgiven per second per client address."""
     auth_failure_burst: int = 10
     """Failed API-key checks in a row before an address gets 429 for every write."""
+    ended_retention: float = 86_400.0
+    """Seconds an ended event stays (listed, joinable) before it is deleted."""
 
     def validate(self) -> None:
         if not 0 < self.port < 65536 and self.port != 0:
@@ -123,6 +125,8 @@ class Settings:
         for name in ("header_timeout", "keepalive_timeout", "join_timeout", "read_rate"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name.replace('_', ' ')} must be positive")
+        if self.ended_retention <= 0:
+            raise ValueError("ended retention must be positive")
         if self.read_burst < 1 or self.auth_failure_burst < 1 or self.auth_failure_rate <= 0:
             raise ValueError("read and auth-failure limits must be positive")
         parse_networks(self.trusted_proxies.split(","))

@@ -173,6 +173,10 @@ class Gateway:
             asyncio.create_task(
                 self._every(settings.viewers_interval, self._send_viewer_counts), name="viewers"
             ),
+            asyncio.create_task(
+                self._every(min(60.0, settings.ended_retention / 4), self._forget_old_ended),
+                name="retention",
+            ),
         ]
 
     async def drain(self, window: float) -> None:
@@ -731,13 +735,30 @@ class Gateway:
             return result
         raise Conflict(f"other updates of {event_id!r} kept coming first; retry")
 
-    async def end_event(self, event_id: str) -> EventInfo:
-        """Mark the event ended and tell its viewers. Raises UnknownEvent, EngineUnavailable."""
+    async def end_event(self, event_id: str, result: str | None = None) -> EventInfo:
+        """Mark the event ended with its ``result`` and tell its viewers.
+
+        Raises UnknownEvent, EngineUnavailable. Ending an ended event changes nothing.
+        """
         await self._flush_reactions(only=event_id)
-        info, changed = await self.engine.end(event_id, self.clock.time_ms())
+        info, changed = await self.engine.end(event_id, self.clock.time_ms(), result)
         if changed:
             self.events_version += 1
         return info
+
+    async def delete_event(self, event_id: str) -> bool:
+        """Forget the event (its viewers get ``ended`` if it was not); whether it existed."""
+        deleted = await self.engine.delete(event_id)
+        if deleted:
+            self.events_version += 1
+        return deleted
+
+    async def _forget_old_ended(self) -> None:
+        """Delete events that ended more than ``ended_retention`` ago."""
+        oldest = self.clock.time_ms() - round(self.settings.ended_retention * 1000)
+        for info in await self.engine.list_events():
+            if info.status == "ended" and info.updated_at < oldest:
+                await self.delete_event(info.event_id)
 
 
 _CLIENT_TYPES: dict[type, str] = {

@@ -557,9 +557,15 @@ def encode_error(code: str, message: str) -> bytes:
     return orjson.dumps({"type": "error", "code": code, "message": message})
 
 
-def encode_ended(event_id: str) -> bytes:
-    """An ``ended`` message: the event is over and will get no more updates."""
-    return orjson.dumps({"type": "ended", "eventId": event_id})
+def encode_ended(event_id: str, result: str | None = None) -> bytes:
+    """An ``ended`` message: the event is over and will get no more updates.
+
+    ``result`` (the outcome, e.g. "CSK won by 5 wickets") is included when known.
+    """
+    message: dict[str, str] = {"type": "ended", "eventId": event_id}
+    if result:
+        message["result"] = result
+    return orjson.dumps(message)
 
 
 def frame_text(payload: bytes) -> bytes:

@@ -8,6 +8,7 @@ One port serves the WebSocket at ``/ws``, the JSON API under ``/api``,
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -38,6 +39,7 @@ from livegate.server_guards import (
     guard_frames,
     upgrade_headers_printable,
 )
+from livegate.sports import get_sport
 from livegate.throttled_log import ThrottledLog
 
 __all__ = ["create_app", "run"]
@@ -45,6 +47,11 @@ __all__ = ["create_app", "run"]
 log = logging.getLogger(__name__)
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
+MAX_RESULT = 200
+"""Characters of an event's result ("CSK won by 5 wickets")."""
+MAX_END_BODY = 1024
+MAX_SUMMARY = 200
+"""Characters of an event's one-line summary in the API."""
 LIST_PAGE_DEFAULT = 100
 LIST_PAGE_MAX = 500
 LIST_CACHE_ENTRIES = 256
@@ -315,10 +322,27 @@ def _event_json(info: EventInfo, *, snapshot: bool = True) -> dict[str, Any]:
         "createdAt": info.created_at,
         "updatedAt": info.updated_at,
         "meta": info.meta,
+        "summary": _summary(info),
     }
+    if info.result is not None:
+        body["result"] = info.result
     if snapshot:
         body["snapshot"] = orjson.Fragment(info.snapshot) if info.snapshot else None
     return body
+
+
+@functools.lru_cache(maxsize=4096)
+def _summary_of(sport: str, snapshot: bytes) -> str:
+    try:
+        return get_sport(sport).summary(orjson.loads(snapshot))[:MAX_SUMMARY]
+    except Exception:  # a sport's summary must never break a read
+        log.exception("summary of a %s snapshot failed", sport)
+        return ""
+
+
+def _summary(info: EventInfo) -> str:
+    """The sport's one-line score summary of the latest update ("" before the first)."""
+    return _summary_of(info.sport, info.snapshot) if info.snapshot else ""
 
 
 # -- API handlers ------------------------------------------------------------------
@@ -373,13 +397,33 @@ async def publish_update(request: web.Request) -> web.Response:
 
 
 async def end_event(request: web.Request) -> web.Response:
+    """``POST /api/events/{id}/end``, with an optional body ``{"result": "..."}``."""
     _require_api_key(request)
     event_id = _event_id(request)
+    result = None
+    if request.content_length or request.body_exists:
+        body, _ = await _read_json_object(request, MAX_END_BODY)
+        result = body.pop("result", None)
+        if result is not None and (
+            not isinstance(result, str) or not 0 < len(result) <= MAX_RESULT
+        ):
+            raise ApiError(
+                400, "bad_field", f"'result' must be a string of 1 to {MAX_RESULT} characters"
+            )
     try:
-        info = await _gateway(request).end_event(event_id)
+        info = await _gateway(request).end_event(event_id, result)
     except UnknownEvent:
         raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
     return _json(_event_json(info))
+
+
+async def delete_event(request: web.Request) -> web.Response:
+    """``DELETE /api/events/{id}``: forget the event; its viewers get ``ended``."""
+    _require_api_key(request)
+    event_id = _event_id(request)
+    if not await _gateway(request).delete_event(event_id):
+        raise ApiError(404, "unknown_event", f"no event {event_id!r}")
+    return web.Response(status=204)
 
 
 def _list_query(request: web.Request) -> tuple[str | None, int, str | None]:
@@ -691,6 +735,7 @@ def create_app(gateway: Gateway, limits: NodeLimits | None = None) -> web.Applic
     app.router.add_put("/api/events/{event_id}", put_event)
     app.router.add_post("/api/events/{event_id}/updates", publish_update)
     app.router.add_post("/api/events/{event_id}/end", end_event)
+    app.router.add_delete("/api/events/{event_id}", delete_event)
     return app
 
 

@@ -142,6 +142,8 @@ class EventInfo:
     peak_viewers: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
     state: bytes | None = None
+    result: str | None = None
+    """The outcome given when the event ended (``POST …/end {"result": …}``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +232,17 @@ class Engine(Protocol):
         """
         ...
 
-    async def end(self, event_id: str, now: int) -> tuple[EventInfo, bool]:
-        """Mark the event ended and publish ``ended``; returns it and whether this call did."""
+    async def end(
+        self, event_id: str, now: int, result: str | None = None
+    ) -> tuple[EventInfo, bool]:
+        """Mark the event ended with its ``result`` and publish ``ended`` (carrying it);
+        returns it and whether this call ended it. Raises UnknownEvent."""
+        ...
+
+    async def delete(self, event_id: str) -> bool:
+        """Forget the event, its history and state; its subscribers get ``ended`` first
+        if it had not ended. Returns whether it existed. A new event may take the id
+        (with a new epoch)."""
         ...
 
     async def publish(self, event_id: str, message: bytes) -> None:

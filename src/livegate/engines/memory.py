@@ -100,6 +100,9 @@ class MemoryEngine:
     def _store_peak(self, event_id: str, peak: int) -> None:
         """Keep a new peak viewer count (no need to wait for it)."""
 
+    async def _store_delete(self, event_id: str) -> None:
+        """Forget everything kept of the event."""
+
     # -- the contract ----------------------------------------------------------------
 
     async def put_event(
@@ -214,16 +217,29 @@ class MemoryEngine:
             info, recovered=True, missed=list(islice(event.history, since + 1 - first_held, None))
         )
 
-    async def end(self, event_id: str, now: int) -> tuple[EventInfo, bool]:
+    async def end(
+        self, event_id: str, now: int, result: str | None = None
+    ) -> tuple[EventInfo, bool]:
         event = self._get(event_id)
         if event.info.status == "ended":
             return event.info, False
-        info = dataclasses.replace(event.info, status="ended", updated_at=now)
+        info = dataclasses.replace(event.info, status="ended", updated_at=now, result=result)
         await self._store_info(info)
         info = _replace_info(event, info)
         if event_id in self._subscribed:
-            self._on_message(event_id, protocol.encode_ended(event_id))
+            self._on_message(event_id, protocol.encode_ended(event_id, result))
         return info, True
+
+    async def delete(self, event_id: str) -> bool:
+        event = self._events.get(event_id)
+        if event is None:
+            return False
+        await self._store_delete(event_id)
+        if self._events.pop(event_id, None) is None:
+            return False  # deleted by another call meanwhile
+        if event.info.status != "ended" and event_id in self._subscribed:
+            self._on_message(event_id, protocol.encode_ended(event_id))
+        return True
 
     async def publish(self, event_id: str, message: bytes) -> None:
         if event_id in self._subscribed:

@@ -159,6 +159,7 @@ if not status then return {'unknown'} end
 local changed = 0
 if status ~= 'ended' then
   redis.call('HSET', ev, 'status', 'ended', 'updated_at', ARGV[1])
+  if ARGV[4] ~= '' then redis.call('HSET', ev, 'result', ARGV[4]) end
   local seq = redis.call('HGET', ev, 'seq')
   redis.call('PUBLISH', ARGV[2], 'E' .. seq .. ' ' .. ARGV[3])
   changed = 1
@@ -166,6 +167,18 @@ end
 local all = redis.call('HGETALL', ev)
 table.insert(all, 1, changed)
 return all
+"""
+
+_DELETE = """
+local ev = KEYS[1]
+local status = redis.call('HGET', ev, 'status')
+if not status then return 0 end
+if status ~= 'ended' then
+  local seq = redis.call('HGET', ev, 'seq')
+  redis.call('PUBLISH', ARGV[1], 'E' .. seq .. ' ' .. ARGV[2])
+end
+redis.call('DEL', ev, KEYS[2], KEYS[3])
+return 1
 """
 
 _VIEWERS = """
@@ -233,6 +246,7 @@ def _info(event_id: str, fields: dict[bytes, bytes]) -> EventInfo:
         updated_at=int(fields[b"updated_at"]),
         viewers=viewers,
         peak_viewers=int(fields.get(b"peak", b"0")),
+        result=result.decode() if (result := fields.get(b"result")) else None,
     )
 
 
@@ -356,6 +370,7 @@ class RedisEngine:
                 ("append", _APPEND),
                 ("put", _PUT),
                 ("end", _END),
+                ("delete", _DELETE),
                 ("viewers", _VIEWERS),
             ):
                 sha = await self._client.script_load(source)
@@ -532,15 +547,27 @@ class RedisEngine:
             return Resume(info, recovered=False, missed=[])
         return Resume(info, recovered=True, missed=missed)
 
-    async def end(self, event_id: str, now: int) -> tuple[EventInfo, bool]:
+    async def end(
+        self, event_id: str, now: int, result: str | None = None
+    ) -> tuple[EventInfo, bool]:
         reply = await self._script(
             "end",
             [self._key(event_id, "ev")],
-            [now, self._channel(event_id), protocol.encode_ended(event_id)],
+            [now, self._channel(event_id), protocol.encode_ended(event_id, result), result or ""],
         )
         if reply[0] == b"unknown":
             raise UnknownEvent(event_id)
         return _info(event_id, _pairs(reply[1:])), bool(int(reply[0]))
+
+    async def delete(self, event_id: str) -> bool:
+        existed = await self._script(
+            "delete",
+            [self._key(event_id, k) for k in ("ev", "hist", "viewers")],
+            [self._channel(event_id), protocol.encode_ended(event_id)],
+        )
+        # Idempotency keys are left to expire (their names cannot be listed cheaply).
+        await self._call(self._client.zrem(self._registry, event_id))
+        return bool(existed)
 
     async def publish(self, event_id: str, message: bytes) -> None:
         await self._call(self._client.publish(self._channel(event_id), b"P " + message))
@@ -763,14 +790,15 @@ class RedisEngine:
             return
         pipe = self._client.pipeline(transaction=False)
         for event_id, _sub in subs:
-            pipe.hmget(self._key(event_id, "ev"), "seq", "status")
+            pipe.hmget(self._key(event_id, "ev"), "seq", "status", "result")
         replies = await self._call(pipe.execute(), len(subs))
-        for (event_id, sub), (seq, status) in zip(subs, replies, strict=True):
+        for (event_id, sub), (seq, status, result) in zip(subs, replies, strict=True):
             if self._subs.get(event_id) is not sub or sub.filling or seq is None:
                 continue
             queued = []
             if status == b"ended" and not sub.ended:
-                queued.append(("ended", int(seq), protocol.encode_ended(event_id)))
+                ended = protocol.encode_ended(event_id, result.decode() if result else None)
+                queued.append(("ended", int(seq), ended))
             if int(seq) > sub.last or queued:
                 self._start_fill(event_id, sub, queued)
 

@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS events (
     meta BLOB NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    peak_viewers INTEGER NOT NULL DEFAULT 0
+    peak_viewers INTEGER NOT NULL DEFAULT 0,
+    result TEXT
 );
 CREATE TABLE IF NOT EXISTS history (
     event_id TEXT NOT NULL,
@@ -84,13 +85,13 @@ CREATE TABLE IF NOT EXISTS idempotency (
 
 _UPSERT_EVENT = """
 INSERT INTO events (event_id, epoch, sport, title, status, seq, snapshot, state, meta,
-                    created_at, updated_at, peak_viewers)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    created_at, updated_at, peak_viewers, result)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (event_id) DO UPDATE SET
     sport = excluded.sport, title = excluded.title, status = excluded.status,
     seq = excluded.seq, snapshot = excluded.snapshot, state = excluded.state,
     meta = excluded.meta, updated_at = excluded.updated_at,
-    peak_viewers = max(peak_viewers, excluded.peak_viewers)
+    peak_viewers = max(peak_viewers, excluded.peak_viewers), result = excluded.result
 """
 
 _Op = tuple[str, Sequence[Any]]
@@ -130,6 +131,7 @@ def _event_row(info: EventInfo) -> tuple[Any, ...]:
         info.created_at,
         info.updated_at,
         info.peak_viewers,
+        info.result,
     )
 
 
@@ -178,6 +180,9 @@ class SqliteEngine(MemoryEngine):
             db.execute("PRAGMA journal_mode = WAL")
             db.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+            if "result" not in columns:  # a file from before results were kept
+                db.execute("ALTER TABLE events ADD COLUMN result TEXT")
             db.execute("BEGIN IMMEDIATE")  # takes the exclusive lock now, not at the first write
             db.execute("COMMIT")
             loaded = self._load(db)
@@ -194,7 +199,8 @@ class SqliteEngine(MemoryEngine):
         loaded = []
         for row in db.execute(
             "SELECT event_id, epoch, sport, title, status, seq, snapshot, state, meta,"
-            " created_at, updated_at, peak_viewers FROM events ORDER BY created_at, rowid"
+            " created_at, updated_at, peak_viewers, result FROM events"
+            " ORDER BY created_at, rowid"
         ):
             info = EventInfo(
                 event_id=row[0],
@@ -209,6 +215,7 @@ class SqliteEngine(MemoryEngine):
                 created_at=row[9],
                 updated_at=row[10],
                 peak_viewers=row[11],
+                result=row[12],
             )
             history = [
                 bytes(message)
@@ -316,6 +323,14 @@ class SqliteEngine(MemoryEngine):
             wait=False,
         )
 
+    async def _store_delete(self, event_id: str) -> None:
+        await self._durable(
+            [
+                (f"DELETE FROM {table} WHERE event_id = ?", (event_id,))
+                for table in ("events", "history", "idempotency")
+            ]
+        )
+
     async def _prune_forever(self) -> None:
         while True:
             await asyncio.sleep(PRUNE_INTERVAL)
@@ -348,9 +363,15 @@ class SqliteEngine(MemoryEngine):
                 state=state,
             )
 
-    async def end(self, event_id: str, now: int) -> tuple[EventInfo, bool]:
+    async def end(
+        self, event_id: str, now: int, result: str | None = None
+    ) -> tuple[EventInfo, bool]:
         async with self._serial.hold(event_id):
-            return await super().end(event_id, now)
+            return await super().end(event_id, now, result)
+
+    async def delete(self, event_id: str) -> bool:
+        async with self._serial.hold(event_id):
+            return await super().delete(event_id)
 
     async def close(self) -> None:
         if self._pruner is not None:
