@@ -1,9 +1,9 @@
 """The node: joins, score fan-out, reactions, heartbeat and viewer counts.
 
 The gateway owns the hub, the engine and the metrics, and runs the node's
-timers (heartbeat sweep, reaction windows, viewer counts) as three tasks in
-all, never a task per connection. It knows nothing of aiohttp: the server gives
-it each connection's transport and a closer.
+timers (heartbeat sweep, reaction windows, viewer counts, retention of ended
+events) as four tasks in all, never a task per connection. It knows nothing of
+aiohttp: the server gives it each connection's transport and a closer.
 
 Message flow: an update accepted by :meth:`Gateway.publish` is validated
 against the event's latest state, then stored and published in one engine call
