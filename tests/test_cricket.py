@@ -986,3 +986,18 @@ def test_real_file_with_wrong_types(tmp_path: Path) -> None:
     document["innings"][1]["overs"][0]["deliveries"][0]["extras"] = [1]
     with pytest.raises(ReplayError, match=r"innings 2, over 0, delivery 1: 'extras' must"):
         load(write(tmp_path, document))
+
+
+def test_cricsheet_outcome_becomes_the_event_result() -> None:
+    from livegate.replay.cricsheet import convert
+
+    assert convert(raw("1473466.json")).result == "Mumbai Indians won by 12 runs"
+    assert convert(raw("1473470.json")).result == "Mumbai Indians won by 4 wickets"
+    assert convert(raw("1473469.json")).result == "Tie (Delhi Capitals won the eliminator)"
+    document = raw("1473466.json")
+    document["info"]["outcome"] = {"result": "no result"}
+    assert convert(document).result == "No result"
+    document["info"]["outcome"] = {"winner": "X", "by": {"runs": 1}, "method": "D/L"}
+    assert convert(document).result == "X won by 1 run (D/L)"
+    del document["info"]["outcome"]
+    assert convert(document).result is None

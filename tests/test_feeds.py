@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import orjson
 import pytest
 
 from livegate.api_client import ApiClient, ApiClientError
-from livegate.demo import DemoPace, run_matches
+from livegate.demo import MATCHES, DemoPace, run_matches
 from livegate.demo.chess_games import OPERA_GAME_PGN
 from livegate.replay import pgn
 from livegate.replay.runner import publish_replay
@@ -223,8 +224,25 @@ async def test_demo_plays_one_round_of_each_sport_through_the_api(
         assert info["sport"] == sport and info["status"] == "ended" and info["seq"] > 20
     chess = await api.get_event("demo-chess")
     assert chess["snapshot"]["san"] == "Rd8#" and chess["snapshot"]["result"] == "1-0"
+    assert chess["result"] == "1-0: Paul Morphy (white) won"
     football = await api.get_event("demo-football")
     assert football["snapshot"]["kind"] == "full_time"
+    score = football["snapshot"]["score"]
+    home, away = football["snapshot"]["teams"]["home"], football["snapshot"]["teams"]["away"]
+    assert football["result"] == f"{home} {score['home']}-{score['away']} {away}"
+    cricket = await api.get_event("demo-cricket")
+    assert re.fullmatch(r".+ won by \d+ (runs?|wickets?)|Match tied", cricket["result"])
+
+
+async def test_the_demo_keeps_one_live_and_one_finished_match_per_sport(
+    http: aiohttp.ClientSession, server_factory: Any
+) -> None:
+    server: LivegateProcess = server_factory()
+    await run_matches(server.url, server.api_key, seed=3, pace=DemoPace().scaled(0), rounds=4)
+    async with http.get(f"{server.url}/api/events?limit=500") as resp:
+        listed = sorted(event["eventId"] for event in (await resp.json())["events"])
+    # Rounds 1 and 2 were deleted as rounds 3 and 4 began; 3 and 4 are finished.
+    assert listed == sorted(f"demo-{sport}-{n}" for sport in MATCHES for n in (3, 4))
 
 
 def test_demo_is_deterministic_for_a_seed() -> None:

@@ -134,9 +134,17 @@ class ApiClient:
         )
         return result
 
-    async def end_event(self, event_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("POST", f"/api/events/{event_id}/end", write=True)
-        return result
+    async def end_event(self, event_id: str, result: str | None = None) -> dict[str, Any]:
+        """End the event, with its ``result`` in words if given; returns the event."""
+        body = {"result": result} if result else None
+        event: dict[str, Any] = await self._call(
+            "POST", f"/api/events/{event_id}/end", body, write=True
+        )
+        return event
+
+    async def delete_event(self, event_id: str) -> None:
+        """Forget the event (its viewers get ``ended``)."""
+        await self._call("DELETE", f"/api/events/{event_id}", write=True)
 
     async def get_event(self, event_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("GET", f"/api/events/{event_id}")

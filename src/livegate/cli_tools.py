@@ -60,7 +60,10 @@ def add_tool_commands(commands: Any) -> None:
     show.add_argument("event")
     end = actions.add_parser("end", help="end an event: viewers get 'ended', updates are refused")
     end.add_argument("event")
-    for sub in (create, listing, show, end):
+    end.add_argument("--result", help="the outcome in words, e.g. 'CSK won by 5 wickets'")
+    delete = actions.add_parser("delete", help="delete an event: viewers get 'ended'")
+    delete.add_argument("event")
+    for sub in (create, listing, show, end, delete):
         _add_connection_flags(sub)
 
     replay = commands.add_parser(
@@ -125,7 +128,10 @@ async def _events(args: argparse.Namespace) -> None:
         elif args.action == "show":
             _print_json(await api.get_event(args.event))
         elif args.action == "end":
-            _print_json(await api.end_event(args.event))
+            _print_json(await api.end_event(args.event, args.result))
+        elif args.action == "delete":
+            await api.delete_event(args.event)
+            _print_json({"deleted": args.event})
 
 
 async def _replay(args: argparse.Namespace) -> None:
@@ -141,7 +147,11 @@ async def _replay(args: argparse.Namespace) -> None:
         count = await publish_replay(
             api, replay, args.event, speed=args.speed, on_published=progress
         )
-    _print_json({"event": args.event, "published": count, "sport": replay.sport})
+        if replay.result is not None:  # a finished match: end its event with the outcome
+            await api.end_event(args.event, replay.result)
+    _print_json(
+        {"event": args.event, "published": count, "sport": replay.sport, "result": replay.result}
+    )
 
 
 async def _watch(args: argparse.Namespace) -> None:

@@ -76,14 +76,21 @@ def cricket_match(rng: random.Random, pace: DemoPace) -> Replay:
             at += pace.cricket_ball
         target = scorer.runs + 1
         at += pace.innings_break
-    return Replay("cricket", f"{home} v {away}, demo T20", items, {"demo": True})
+    first, chased, wickets = target - 1 if target else 0, scorer.runs, scorer.wickets
+    if chased > first:
+        result = f"{away} won by {10 - wickets} wicket{'s' * (10 - wickets != 1)}"
+    elif chased == first:
+        result = "Match tied"
+    else:
+        result = f"{home} won by {first - chased} run{'s' * (first - chased != 1)}"
+    return Replay("cricket", f"{home} v {away}, demo T20", items, {"demo": True}, result)
 
 
 def chess_match(rng: random.Random, pace: DemoPace) -> Replay:
     """The Opera Game (Morphy v the Duke of Brunswick and Count Isouard, Paris 1858)."""
     game = pgn.loads(OPERA_GAME_PGN, name="opera-game.pgn")
     items = [ReplayItem(index * pace.chess_ply, item.data) for index, item in enumerate(game.items)]
-    return Replay("chess", game.title, items, {"demo": True})
+    return Replay("chess", game.title, items, {"demo": True}, game.result)
 
 
 def football_match(rng: random.Random, pace: DemoPace) -> Replay:
@@ -92,7 +99,7 @@ def football_match(rng: random.Random, pace: DemoPace) -> Replay:
     match = timeline.loads(orjson.dumps(simulate_match(rng, home, away)).decode())
     factor = pace.football_minute / timeline.MINUTE_SECONDS
     items = [ReplayItem(item.at * factor, item.data) for item in match.items]
-    return Replay("football", match.title, items, {"demo": True})
+    return Replay("football", match.title, items, {"demo": True}, match.result)
 
 
 MATCHES: dict[str, Callable[[random.Random, DemoPace], Replay]] = {
@@ -124,6 +131,14 @@ async def run_matches(
         )
 
 
+async def _delete(api: ApiClient, event_id: str) -> None:
+    try:
+        await api.delete_event(event_id)
+    except ApiClientError as exc:
+        if exc.status != 404:  # already gone is fine
+            log.warning("demo: could not delete %s: %s", event_id, exc.describe())
+
+
 async def _loop_sport(
     api: ApiClient,
     sport: str,
@@ -133,12 +148,17 @@ async def _loop_sport(
     rounds: int | None,
 ) -> None:
     round_number = 1
+    finished: list[str] = []
     while rounds is None or round_number <= rounds:
         event_id = f"demo-{sport}" if round_number == 1 else f"demo-{sport}-{round_number}"
         replay = make(rng, pace)
         try:
+            # One live match per sport and at most its last finished one: no pile-up.
+            while len(finished) > 1:
+                await _delete(api, finished.pop(0))
             await publish_replay(api, replay, event_id, speed=1.0)
-            await api.end_event(event_id)
+            await api.end_event(event_id, replay.result)
+            finished.append(event_id)
         except ApiClientError as exc:
             # The demo must keep playing; a refused update is a bug worth a log line.
             log.error("demo %s: %s", event_id, exc.describe())

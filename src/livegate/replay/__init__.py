@@ -34,6 +34,8 @@ class Replay:
     title: str
     items: list[ReplayItem]
     meta: dict[str, Any] = field(default_factory=dict)
+    result: str | None = None
+    """The match's outcome in words, from the file (the event is ended with it)."""
 
 
 def read_replay_file(path: str | Path) -> str:

@@ -689,7 +689,7 @@ def convert(document: object) -> Replay:
         totals.append(scorer.runs)
     if not items:
         raise ReplayError("no deliveries: nothing to replay")
-    return Replay("cricket", _title(info, teams), items, _meta(info, teams))
+    return Replay("cricket", _title(info, teams), items, _meta(info, teams), _outcome(info))
 
 
 def _target(innings: dict[str, Any], where: str) -> int | None:
@@ -742,6 +742,33 @@ def _overs(innings: dict[str, Any], where: str) -> list[tuple[int, list[Any]]]:
             raise ReplayError(f"{where}, over {number}: 'deliveries' must be a non-empty list")
         result.append((number, deliveries))
     return result
+
+
+def _outcome(info: dict[str, Any]) -> str | None:
+    """The result in words from Cricsheet's ``outcome``: ``Chennai Super Kings won by 5
+    wickets``, ``Tie (Delhi Capitals won the eliminator)``, ``No result``; None if absent."""
+    outcome = info.get("outcome")
+    if not isinstance(outcome, dict):
+        return None
+    method = f" ({outcome['method']})" if isinstance(outcome.get("method"), str) else ""
+    winner = outcome.get("winner")
+    by = outcome.get("by")
+    if isinstance(winner, str):
+        margin = ""
+        if isinstance(by, dict):
+            for unit in ("runs", "wickets", "innings"):
+                if isinstance(by.get(unit), int):
+                    margin = f" by {_plural(by[unit], unit.rstrip('s'))}"
+                    break
+        return f"{winner} won{margin}{method}"
+    result = outcome.get("result")
+    if not isinstance(result, str):
+        return None
+    text = {"tie": "Tie", "draw": "Match drawn", "no result": "No result"}.get(result, result)
+    eliminator = outcome.get("eliminator") or outcome.get("bowl_out")
+    if isinstance(eliminator, str):
+        text += f" ({eliminator} won the eliminator)"
+    return text + method
 
 
 def _title(info: dict[str, Any], teams: list[str]) -> str:

@@ -222,7 +222,23 @@ def _replay(game: chess.pgn.Game, name: str) -> Replay:
         previous = item.data
 
     meta = {key.lower(): value for key in _META_HEADERS if (value := _header(game, key))}
-    return Replay(sport="chess", title=_title(game), items=items, meta=meta)
+    return Replay(sport="chess", title=_title(game), items=items, meta=meta, result=_result(game))
+
+
+_RESULT_WORDS = {"1-0": "White won", "0-1": "Black won", "1/2-1/2": "Draw"}
+
+
+def _result(game: chess.pgn.Game) -> str | None:
+    """``1-0: Morphy (white) won``, ``1/2-1/2: draw``, or None for ``*``."""
+    result = game.headers.get("Result", "*")
+    if result not in _RESULT_WORDS:
+        return None
+    if result == "1/2-1/2":
+        return "1/2-1/2: draw"
+    side = "White" if result == "1-0" else "Black"
+    name = game.headers.get(side, "?")
+    who = f"{name} ({side.lower()})" if name not in ("?", "") else side
+    return f"{result}: {who} won"
 
 
 def _where(data: dict[str, Any]) -> str:

@@ -115,7 +115,25 @@ def loads(text: str, *, name: str = "<timeline>") -> Replay:
             )
         items.append(ReplayItem(at=clock.at(data), data=data))
         previous = data
-    return Replay(sport="football", title=title, items=items, meta={**teams, **meta})
+    return Replay(
+        sport="football",
+        title=title,
+        items=items,
+        meta={**teams, **meta},
+        result=_result(previous, teams),
+    )
+
+
+def _result(last: dict[str, Any] | None, teams: dict[str, str]) -> str | None:
+    """``Arsenal 2-1 Chelsea`` once the timeline reached full time, else None."""
+    if last is None or last.get("kind") != "full_time":
+        return None
+    score = last.get("score") or {}
+    line = f"{teams['home']} {score.get('home', 0)}-{score.get('away', 0)} {teams['away']}"
+    shootout = last.get("shootout")
+    if isinstance(shootout, dict):
+        line += f" ({shootout.get('home', 0)}-{shootout.get('away', 0)} on penalties)"
+    return line
 
 
 def _not_json(constant: str) -> None:
