@@ -378,14 +378,26 @@ async def test_event_list_shows_events_and_live_viewers(pages: Browsing, web_api
 
     viewer = await open_event(pages, live_id)
     await expect(live.locator(".viewers")).to_have_text("1 watching", timeout=5_000)
+    # The card's score line is the sport's summary of the latest update.
+    await expect(live.locator(".event-line")).to_contain_text("KICK-OFF", timeout=5_000)
+    # The reaction bar fits the sport: a football, not a cricket bat.
+    await expect(viewer.get_by_role("button", name="Football")).to_have_text("⚽")
+    await expect(viewer.get_by_role("button", name="Cricket bat")).to_have_count(0)
     await viewer.context.close()
     await expect(live.locator(".viewers")).to_have_text("0 watching", timeout=5_000)
 
-    await web_api.end(live_id)
+    async with web_api.session.post(
+        f"{web_api.server.url}/api/events/{live_id}/end",
+        json={"result": "Listed 2-1 Watched"},
+        headers=web_api.server.headers(),
+    ) as resp:
+        assert resp.status == 200
     await expect(live.locator(".badge")).to_have_text("Ended", timeout=5_000)
+    await expect(live.locator(".event-line")).to_have_text("Listed 2-1 Watched", timeout=5_000)
     await live.get_by_role("link").click()
     await expect(index).to_have_url(re.compile(f"/events/{live_id}$"))
     await expect(index.locator("#status")).to_have_text("Ended")
+    await expect(index.locator("#result")).to_have_text("Result: Listed 2-1 Watched")
     await expect(index.get_by_role("button", name="Fire")).to_be_disabled()
 
 

@@ -44,6 +44,25 @@ let client = null;
 
 // -- header -------------------------------------------------------------------------
 
+// The reaction bar's last emoji fits the sport (no cricket bat on a chess page).
+const SPORT_EMOJI = {
+  cricket: ["🏏", "Cricket bat"],
+  chess: ["♟️", "Chess pawn"],
+  football: ["⚽", "Football"],
+};
+const DEFAULT_EMOJI = ["🎉", "Celebrate"];
+
+function setSportEmoji(sport) {
+  const [emoji, label] = SPORT_EMOJI[sport] || DEFAULT_EMOJI;
+  const button = $("sport-emoji");
+  button.dataset.emoji = emoji;
+  button.setAttribute("aria-label", label);
+  setText(button, emoji);
+  const option = $("sport-emoji-option");
+  option.value = emoji;
+  setText(option, emoji);
+}
+
 function setHeader({ sport, title, status }) {
   if (sport) {
     view.sport = sport;
@@ -56,6 +75,7 @@ function setHeader({ sport, title, status }) {
     document.title = `${title} · livegate`;
   }
   if (status) setStatus(status);
+  if (sport) setSportEmoji(sport);
 }
 
 function setStatus(status) {
@@ -240,10 +260,19 @@ function swarm(counts) {
   }
 }
 
-function onEnded() {
+function onEnded(msg) {
   setStatus("ended");
-  addFeed({ primary: "The event has ended.", kind: "system" });
-  announce("The event has ended.");
+  const result = msg && typeof msg.result === "string" ? msg.result : "";
+  showResult(result);
+  const text = result ? `The event has ended: ${result}.` : "The event has ended.";
+  addFeed({ primary: text, kind: "system" });
+  announce(text);
+}
+
+function showResult(text) {
+  const result = $("result");
+  result.hidden = !text;
+  setText(result, text ? `Result: ${text}` : "");
 }
 
 function onError(msg) {
@@ -335,6 +364,7 @@ async function loadEvent() {
     view.meta = info.meta || {};
     if (!view.joinedOnce) setHeader({ sport: info.sport, title: info.title, status: info.status });
     if (!view.joinedOnce) setViewers(info.viewers);
+    if (info.status === "ended" && info.result) showResult(info.result);
   } catch (err) {
     if (err.status === 404 && !view.joinedOnce) {
       showNotice(missingText());

@@ -1,5 +1,6 @@
-// The event list: every event with its sport, title, status and live viewers,
-// refreshed from GET /api/events every 2 seconds (rows are updated in place).
+// The event list: every event with its sport, title, status, its score line (the
+// sport's summary, or the result once ended) and live viewers, refreshed from
+// GET /api/events every 2 seconds (rows are updated in place).
 import { api, h, setText, sportIcon } from "./common.js";
 
 const POLL_MS = 2000;
@@ -16,14 +17,16 @@ function makeRow(event) {
   const status = h("span", { class: "badge" });
   const viewers = h("span", { class: "viewers" });
   const updates = h("span", { class: "updates muted" });
+  const line = h("p", { class: "event-line" });
   const li = h(
     "li",
     { class: "event-card", dataset: { eventId: event.eventId } },
     h("div", { class: "event-top" }, icon, sport, status),
     h("h2", { class: "event-title" }, link),
+    line,
     h("p", { class: "event-bottom" }, h("span", { "aria-hidden": "true", text: "👁 " }), viewers, updates),
   );
-  return { li, link, icon, sport, status, viewers, updates };
+  return { li, link, icon, sport, status, viewers, updates, line };
 }
 
 function render(events) {
@@ -46,6 +49,11 @@ function render(events) {
     row.status.dataset.status = event.status;
     setText(row.status, STATUS_TEXT[event.status] || event.status);
     setText(row.viewers, `${event.viewers} watching`);
+    // Ended: the result (never LIVE); else the latest score line.
+    const line = event.status === "ended" && event.result ? event.result : event.summary || "";
+    setText(row.line, line);
+    row.line.hidden = !line;
+    row.line.dataset.kind = event.status === "ended" && event.result ? "result" : "summary";
     const notes = [];
     if (event.peakViewers > event.viewers) notes.push(`peak ${event.peakViewers}`);
     if (event.seq) notes.push(`${event.seq} update${event.seq === 1 ? "" : "s"}`);
