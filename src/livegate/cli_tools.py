@@ -81,11 +81,16 @@ def add_tool_commands(commands: Any) -> None:
     _add_connection_flags(replay)
 
     watch = commands.add_parser(
-        "watch", help="join an event over WebSocket and print every message (a terminal fan)"
+        "watch",
+        help="follow an event as a terminal scoreboard (a terminal fan)",
+        description="Join an event over WebSocket and show a live scoreboard: the sport's "
+        "summary, the last updates, viewers, reactions and the connection state. Ctrl-C "
+        "stops. --json prints every server message as a JSON line instead.",
     )
     watch.add_argument("event", help="the event id to watch")
     watch.add_argument("--url", default="ws://127.0.0.1:8080/ws", help="the WebSocket URL")
     watch.add_argument("--id", default="terminal-fan", help="the viewer id to join with")
+    watch.add_argument("--json", action="store_true", help="print raw JSON lines")
 
 
 def _print_json(value: Any) -> None:
@@ -158,8 +163,19 @@ async def _watch(args: argparse.Namespace) -> None:
     from livegate.client import connect
 
     async with connect(args.url, id=args.id, event_id=args.event) as client:
-        async for message in client:
-            print(orjson.dumps(message).decode(), flush=True)
+        if args.json:
+            async for message in client:
+                print(orjson.dumps(message).decode(), flush=True)
+            return
+        from rich.live import Live
+
+        from livegate.watch_view import WatchState, render
+
+        state = WatchState(args.event)
+        # Redrawn 4 times a second, so "Reconnecting…" shows while no message comes.
+        with Live(get_renderable=lambda: render(state, client.state), refresh_per_second=4):
+            async for message in client:
+                state.apply(message)
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, None]]] = {
