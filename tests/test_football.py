@@ -543,3 +543,18 @@ def test_unreadable_timeline(tmp_path: Path) -> None:
     deep.write_text("[" * 100_000, encoding="utf-8")
     with pytest.raises(ReplayError):
         load(deep)
+
+
+def test_a_feed_may_start_at_any_score_on_its_first_update() -> None:
+    # Joining a match at 2-1 in the 60th minute: the first update says where it starts.
+    goal = incident(61, "goal", 3, 1, team="home", player="Saka")
+    assert paths(SPORT.validate(goal, None)) == ["score.home", "score.away"]
+    started = dict(goal, startScore={"home": 2, "away": 1})
+    assert SPORT.validate(started, None) == []
+    card = incident(63, "yellow_card", 3, 1, team="away", player="Rice")
+    assert SPORT.validate(card, started) == []
+    assert paths(SPORT.validate(dict(card, startScore={"home": 3, "away": 1}), started)) == [
+        "startScore"
+    ]
+    bad = dict(goal, startScore={"home": -1, "away": "x"})
+    assert "startScore.home" in paths(SPORT.validate(bad, None))

@@ -51,7 +51,8 @@ Fields:
 ``decision`` (string, var only, required): free text, e.g. ``"goal disallowed"``.
 ``score`` (required): ``{"home": int, "away": int}``, each 0..999
     The score after the incident, checked against the previous update's
-    (0-0 before the first update): a goal or a scored penalty adds exactly one
+    (0-0 before the first update, or its ``startScore``): a goal or a scored
+    penalty adds exactly one
     to ``team``'s count, an own goal adds one to the other team's; a ``var``
     decision may change the score by at most one goal in total (a goal
     disallowed or awarded); every other incident leaves it unchanged.
@@ -65,6 +66,9 @@ Fields:
     the team's shootout count instead (0-0 before the first kick).
 ``teams`` (optional): ``{"home": name, "away": name}``.
 ``comment`` (string, optional): free text.
+``startScore`` (``{"home": int, "away": int}``, first update only, optional): the
+    score before the first incident, for a feed that joins a match already under
+    way (as a chess game may start from a position).
 
 Any other field, or a field the kind does not use (``assist`` on a card), is
 an error.
@@ -98,7 +102,7 @@ _TEAM_KINDS: Final = frozenset(
     {"goal", "own_goal", "penalty", "yellow_card", "red_card", "foul", "substitution"}
 )
 _COMMON: Final = frozenset(
-    {"minute", "addedTime", "kind", "score", "teams", "period", "comment", "shootout"}
+    {"minute", "addedTime", "kind", "score", "teams", "period", "comment", "shootout", "startScore"}
 )
 KINDS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     # kind: (required fields, optional fields) beyond the common ones
@@ -207,6 +211,8 @@ def _check_shapes(payload: dict[str, Any], errors: list[FieldError]) -> None:
         errors.append(FieldError("score", "required (the score after the incident)"))
     else:
         _check_pair(payload["score"], "score", errors, counts=True)
+    if "startScore" in payload:
+        _check_pair(payload["startScore"], "startScore", errors, counts=True)
     in_shootout = payload.get("period") == "penalty_shootout"
     if "shootout" in payload:
         if in_shootout:
@@ -271,7 +277,10 @@ def _check_pair_change(
 def _check_sequence(
     payload: dict[str, Any], previous: dict[str, Any] | None, errors: list[FieldError]
 ) -> None:
+    first = not previous
     previous = previous or {}
+    if "startScore" in payload and not first:
+        errors.append(FieldError("startScore", "only the first update may give it"))
     if previous.get("kind") == "full_time":
         errors.append(FieldError("kind", "the match already ended (full_time)"))
         return
@@ -306,7 +315,8 @@ def _check_sequence(
         return  # likewise, the outcome is reported
     scored = kind == "goal" or (kind == "penalty" and payload.get("outcome") == "scored")
 
-    score_before = _pair(previous.get("score")) or (0, 0)
+    start = _pair(payload.get("startScore")) if first else None
+    score_before = _pair(previous.get("score")) or start or (0, 0)
     score_after = _pair(payload.get("score"))
     if kind == "var":
         if score_after is not None:
