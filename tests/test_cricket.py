@@ -1001,3 +1001,33 @@ def test_cricsheet_outcome_becomes_the_event_result() -> None:
     assert convert(document).result == "X won by 1 run (D/L)"
     del document["info"]["outcome"]
     assert convert(document).result is None
+
+
+def test_status_updates_without_a_ball() -> None:
+    from livegate.sports.cricket import SPORT as CRICKET
+
+    toss = {"kind": "toss", "comment": "Mumbai Indians won the toss and chose to bat"}
+    assert CRICKET.validate(toss, None) == []
+    assert CRICKET.summary(toss) == "Toss: Mumbai Indians won the toss and chose to bat"
+    brk = {
+        "kind": "innings_break",
+        "comment": "Delhi Capitals need 206 to win",
+        "battingTeam": "Mumbai Indians",
+        "score": "205/6",
+        "overs": "20.0",
+        "innings": 1,
+    }
+    assert CRICKET.validate(brk, None) == []
+    assert CRICKET.summary(brk) == (
+        "Innings break: Mumbai Indians 205/6: Delhi Capitals need 206 to win"
+    )
+    assert CRICKET.validate({"kind": "delay", "comment": "Rain"}, brk) == []
+    bad = {"kind": "delay", "ball 3": "4/0", "batsman": {}, "score": "lots"}
+    assert sorted(e.path for e in CRICKET.validate(bad, None)) == [
+        "ball 3",
+        "batsman",
+        "comment",
+        "score",
+    ]
+    unknown = CRICKET.validate({"kind": "tea", "comment": "Tea"}, None)
+    assert [e.path for e in unknown] == ["kind"]

@@ -184,6 +184,14 @@ async def test_cricket_scoreboard_follows_the_spec_payload(pages: Browsing, web_
     )
     await expect(page.locator("#feed li")).to_have_count(2)
 
+    # A rain delay is not a ball: the board keeps its figures and shows the status.
+    await web_api.publish(event_id, {"kind": "delay", "comment": "Rain stops play"})
+    await expect(page.locator(".cr-last")).to_have_text("Delay: Rain stops play", timeout=LIVE_MS)
+    await expect(page.locator(".cr-runs")).to_have_text("17/1")
+    await expect(page.locator(".balls li")).to_have_text(["4"])
+    await expect(page.locator("#feed li").first).to_contain_text("Delay: Rain stops play")
+    await expect(page.locator("#feed li")).to_have_count(3)
+
     # A wicket in the same over joins it; the dismissed batter is marked out.
     wicket = {
         "ball 14": "17/2",

@@ -79,6 +79,16 @@ below):
     field, handled the ball, hit the ball twice, timed out. ``playerOut`` is a
     name; ``fielders`` an optional list of names.
 
+**Status updates** (no ball bowled): ``{"kind": "toss", "comment": "Mumbai
+Indians won the toss and chose to bat"}``. ``kind`` is one of ``toss``,
+``innings_break``, ``delay`` (rain, bad light), ``resumed``, ``stumps``,
+``result``, ``note``; ``comment`` is required (1 to 1000 characters); no ``ball
+N``, ``batsman``, ``nonStriker``, ``bowler``, ``extras`` or ``event``. Optional:
+``battingTeam``, ``bowlingTeam``, ``innings``, ``target``, ``overs`` and
+``score`` (the innings score, ``"runs/wickets"``), as on a ball. Its summary is
+``Innings break: Mumbai Indians 205/6: Delhi Capitals need 206 to win`` (the kind,
+the team and score when given, the comment).
+
 Overs ``"O.B"``: ``O`` completed overs and ``B`` further legal balls. ``B`` is
 normally 0 to 5 and the replay always sends that form (``"4.0"`` after the
 fourth over), but ``B = 6`` is accepted too because scoreboards and the spec's
@@ -118,6 +128,7 @@ __all__ = [
     "EXTRA_KINDS",
     "NOT_TEAM_WICKET_KINDS",
     "SPORT",
+    "STATUS_KINDS",
     "WICKET_KINDS",
     "Cricket",
     "format_overs",
@@ -159,6 +170,18 @@ NOT_TEAM_WICKET_KINDS: Final = frozenset({"retired hurt", "retired not out"})
 
 EXTRA_KINDS: Final = ("wide", "noball", "bye", "legbye", "penalty")
 INNINGS_EXTRAS: Final = ("wides", "noballs", "byes", "legbyes", "penalty")
+
+STATUS_KINDS: Final = {
+    "toss": "Toss",
+    "innings_break": "Innings break",
+    "delay": "Delay",
+    "resumed": "Resumed",
+    "stumps": "Stumps",
+    "result": "Result",
+    "note": "Note",
+}
+"""Updates that are not a ball, and how their summary names them."""
+_BALL_ONLY: Final = ("batsman", "nonStriker", "bowler", "extras", "event")
 
 _BALL_KEY = re.compile(r"ball ([1-9][0-9]{0,5})")
 _BALL_LIKE = re.compile(r"(?i)ball(?:\s.*|[0-9#:-].*)?", re.DOTALL)
@@ -318,6 +341,11 @@ class Cricket:
         if not isinstance(payload, dict):
             check.add("payload", "a cricket update must be a JSON object")
             return check.errors
+        if _status_kind(payload) is not None:
+            return self._status(payload, check)
+        if "kind" in payload and not any(_BALL_KEY.fullmatch(str(k)) for k in payload):
+            check.add("kind", f"a status update's kind is one of {', '.join(STATUS_KINDS)}")
+            return check.errors
         score_runs = self._ball(payload, check)
         if "comment" in payload:
             check.text(payload, "comment", "", required=False, maximum=MAX_COMMENT)
@@ -337,6 +365,26 @@ class Cricket:
         check.overs(payload, "overs", "", required=False)
         self._extras(payload, check, score_runs)
         self._event(payload, check)
+        return check.errors
+
+    @staticmethod
+    def _status(payload: dict[str, Any], check: _Checker) -> list[FieldError]:
+        """A status update (toss, innings break, delay...): no ball, a comment."""
+        for key in payload:
+            if isinstance(key, str) and (_BALL_KEY.fullmatch(key) or key in _BALL_ONLY):
+                check.add(key, "not allowed on a status update (no ball was bowled)")
+        check.text(payload, "comment", "", required=True, maximum=MAX_COMMENT)
+        batting = check.text(payload, "battingTeam", "", required=False)
+        bowling = check.text(payload, "bowlingTeam", "", required=False)
+        if batting is not None and batting == bowling:
+            check.add("bowlingTeam", "must differ from battingTeam")
+        check.count(payload, "innings", "", required=False, minimum=1, maximum=99)
+        check.count(payload, "target", "", required=False, minimum=1)
+        check.overs(payload, "overs", "", required=False)
+        if "score" in payload:
+            score = payload["score"]
+            if not (isinstance(score, str) and _SCORE.fullmatch(score)):
+                check.add("score", "must be the innings score as 'runs/wickets', e.g. '205/6'")
         return check.errors
 
     @staticmethod
@@ -496,6 +544,13 @@ class Cricket:
         The overs part appears only when the update has ``overs`` (the spec's shape
         has none); a batter's ``*`` means not out.
         """
+        kind = _status_kind(payload)
+        if kind is not None:
+            head = STATUS_KINDS[kind]
+            team, score = payload.get("battingTeam"), payload.get("score")
+            if isinstance(score, str):
+                head += f": {team} {score}" if isinstance(team, str) else f": {score}"
+            return f"{head}: {payload.get('comment', '')}"
         score = next(
             (str(value) for key, value in payload.items() if _BALL_KEY.fullmatch(str(key))), "?"
         )
@@ -530,6 +585,12 @@ class Cricket:
         if isinstance(comment, str) and comment:
             line += f": {comment[:120]}"
         return line
+
+
+def _status_kind(payload: dict[str, Any]) -> str | None:
+    """The ``kind`` of a status update (toss, innings break...), or None for a ball."""
+    kind = payload.get("kind")
+    return kind if isinstance(kind, str) and kind in STATUS_KINDS else None
 
 
 def _players_out(payload: dict[str, Any]) -> set[str]:

@@ -6,8 +6,33 @@ const BALL_KEY = /^ball ([1-9]\d*)$/;
 
 export const name = "cricket";
 
+// Updates that are not a ball (docs/sports.md): shown on the board, which keeps its figures.
+const STATUS_KINDS = {
+  toss: "Toss",
+  innings_break: "Innings break",
+  delay: "Delay",
+  resumed: "Resumed",
+  stumps: "Stumps",
+  result: "Result",
+  note: "Note",
+};
+
+function statusLabel(data) {
+  return isObject(data) && typeof data.kind === "string" && Object.hasOwn(STATUS_KINDS, data.kind)
+    ? STATUS_KINDS[data.kind]
+    : null;
+}
+
+function statusText(data) {
+  const label = statusLabel(data);
+  const score = typeof data.score === "string" ? data.score : "";
+  const team = typeof data.battingTeam === "string" ? `${data.battingTeam} ` : "";
+  const comment = typeof data.comment === "string" ? data.comment : "";
+  return `${label}${score ? `: ${team}${score}` : ""}${comment ? `: ${comment}` : ""}`;
+}
+
 export function looksLike(data) {
-  return isObject(data) && ballEntry(data) !== null;
+  return isObject(data) && (ballEntry(data) !== null || statusLabel(data) !== null);
 }
 
 /** ["ball 31", 31, "47/1"] or null. */
@@ -166,6 +191,7 @@ function rate(runs, balls) {
 
 /** `Mumbai Indians 47/1 (5.0 ov) RG Sharma 18* (12), V Nigam 1-2`, like the server's summary. */
 export function summary(data) {
+  if (statusLabel(data)) return statusText(data);
   const ball = ballEntry(data);
   let head = ball ? ball[2] : "?";
   if (typeof data.battingTeam === "string") head = `${data.battingTeam} ${head}`;
@@ -190,6 +216,7 @@ export function summary(data) {
 
 /** What a screen reader hears for a new ball. */
 export function announce(data) {
+  if (statusLabel(data)) return `${statusText(data)}.`;
   const ball = ballEntry(data);
   const score = ball ? ball[2].replace("/", " for ") : "";
   const what = describeBall(data.event, null);
@@ -375,6 +402,15 @@ export function createBoard(root, ctx) {
       if (snapshot) this.update(snapshot);
     },
     update(data) {
+      if (statusLabel(data)) {
+        // No ball: the figures stay; the status shows where the last ball's comment was.
+        if (typeof data.battingTeam === "string") setText(team, data.battingTeam);
+        if (typeof data.score === "string") setText(runs, data.score);
+        setText(lastBall, statusText(data));
+        lastBall.dataset.kind = "status";
+        return;
+      }
+      delete lastBall.dataset.kind;
       trackBall(data);
       render(data);
     },
