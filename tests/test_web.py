@@ -239,6 +239,13 @@ async def test_chess_board_follows_the_moves(pages: Browsing, web_api: Api) -> N
     await expect(page.locator('.sq[data-square="e4"]')).not_to_have_class(re.compile(r"\bto\b"))
     await expect(page.locator("#announcer")).to_contain_text("Black plays e5")
 
+    # A fan who opens the page now sees the same move list, from the match state.
+    late = await open_event(pages, event_id)
+    await expect(late.locator(".moves li .mv")).to_have_text(["e4", "e5"])
+    await expect(late.locator(".moves li .mv")).to_have_text(
+        await page.locator(".moves li .mv").all_text_contents()
+    )
+
 
 async def test_football_scoreline_and_timeline(pages: Browsing, web_api: Api) -> None:
     event_id = new_id("football")

@@ -47,7 +47,7 @@ from livegate.metrics import Metrics
 from livegate.protocol import CloseCode, ErrorCode, ProtocolError
 from livegate.ratelimit import TokenBucket
 from livegate.reactions import ReactionWindow
-from livegate.sports import FieldError, get_sport
+from livegate.sports import MAX_STATE, FieldError, Sport, fold_state, get_sport
 
 __all__ = ["Clock", "Conflict", "Gateway", "InvalidUpdate", "SystemClock"]
 
@@ -481,6 +481,7 @@ class Gateway:
                 heartbeat_timeout_ms=self._heartbeat_ms[1],
                 recovered=recovered,
                 missed=missed,
+                state_json=info.state,
             ),
         )
 
@@ -713,9 +714,11 @@ class Gateway:
             if info.status == "ended":
                 raise EventEnded(event_id)
             previous = orjson.loads(info.snapshot) if info.snapshot else None
-            errors = get_sport(info.sport).validate(data, previous)
+            sport = get_sport(info.sport)
+            errors = sport.validate(data, previous)
             if errors:
                 raise InvalidUpdate(errors)
+            state = _next_state(sport, info.state, data)
             try:
                 result = await engine.append(
                     event_id,
@@ -723,6 +726,7 @@ class Gateway:
                     self.clock.time_ms(),
                     idempotency_key,
                     expected_seq=info.seq,
+                    state=state,
                 )
             except SeqConflict:
                 self.metrics.errors.labels("seq_conflict").inc()
@@ -769,6 +773,22 @@ _CLIENT_TYPES: dict[type, str] = {
 }
 _SERVER_TYPES = ("joined", "score", "reactions", "viewers", "pong", "error", "ended")
 _TYPE_START = len(b'{"type":"')
+
+
+def _next_state(sport: Sport, state: bytes | None, data: dict[str, Any]) -> bytes | None:
+    """The sport's match state after ``data``, encoded; None for a sport without one.
+
+    A state past :data:`MAX_STATE` refuses the update (nothing is stored).
+    """
+    folded = fold_state(sport, orjson.loads(state) if state else None, data)
+    if folded is None:
+        return None
+    encoded = orjson.dumps(folded)
+    if len(encoded) > MAX_STATE:
+        raise InvalidUpdate(
+            [FieldError("payload", f"the match state would exceed {MAX_STATE} bytes")]
+        )
+    return encoded
 
 
 def _message_type(payload: bytes) -> str:

@@ -439,6 +439,7 @@ def encode_joined(
     heartbeat_timeout_ms: int,
     recovered: bool | None = None,
     missed: Sequence[bytes] = (),
+    state_json: bytes | None = None,
 ) -> bytes:
     """A ``joined`` message.
 
@@ -447,7 +448,8 @@ def encode_joined(
     comparable within one epoch. ``snapshot_json`` is the latest update's
     payload as JSON (None before the first update). ``recovered`` is given
     only when the join carried ``since``; ``missed`` is then the encoded
-    ``score`` messages after that seq, in order.
+    ``score`` messages after that seq, in order. ``state_json`` is the sport's
+    match state (the whole game so far) when the sport keeps one.
     """
     head: dict[str, Any] = {
         "type": "joined",
@@ -463,6 +465,8 @@ def encode_joined(
     if recovered is not None:
         head["recovered"] = recovered
     parts = [orjson.dumps(head)[:-1], b',"snapshot":', snapshot_json or b"null"]
+    if state_json is not None:
+        parts += [b',"state":', state_json]
     if recovered is not None:
         parts += [b',"missed":[', b",".join(missed), b"]"]
     parts.append(b"}")

@@ -328,6 +328,8 @@ def _event_json(info: EventInfo, *, snapshot: bool = True) -> dict[str, Any]:
         body["result"] = info.result
     if snapshot:
         body["snapshot"] = orjson.Fragment(info.snapshot) if info.snapshot else None
+        if info.state is not None:
+            body["state"] = orjson.Fragment(info.state)
     return body
 
 
@@ -491,6 +493,25 @@ async def get_event(request: web.Request) -> web.Response:
     if info is None:
         raise ApiError(404, "unknown_event", f"no event {event_id!r}")
     return _json(_event_json(info))
+
+
+async def event_pgn(request: web.Request) -> web.Response:
+    """``GET /api/events/{id}/pgn``: a chess event's game so far, as PGN."""
+    _limit_reads(request)
+    event_id = _event_id(request)
+    info = await _gateway(request).get_event(event_id)
+    if info is None:
+        raise ApiError(404, "unknown_event", f"no event {event_id!r}")
+    sport = get_sport(info.sport)
+    export = getattr(sport, "pgn", None)
+    if export is None:
+        raise ApiError(404, "no_pgn", f"event {event_id!r} is not a chess game")
+    state = orjson.loads(info.state) if info.state else {}
+    return web.Response(
+        text=export(state, info.title),
+        content_type="application/x-chess-pgn",
+        headers={"Content-Disposition": f'inline; filename="{event_id}.pgn"'},
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -732,6 +753,7 @@ def create_app(gateway: Gateway, limits: NodeLimits | None = None) -> web.Applic
     app.router.add_get("/api", api_index)
     app.router.add_get("/api/events", list_events)
     app.router.add_get("/api/events/{event_id}", get_event)
+    app.router.add_get("/api/events/{event_id}/pgn", event_pgn)
     app.router.add_put("/api/events/{event_id}", put_event)
     app.router.add_post("/api/events/{event_id}/updates", publish_update)
     app.router.add_post("/api/events/{event_id}/end", end_event)

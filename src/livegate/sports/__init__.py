@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
 
-__all__ = ["FieldError", "Sport", "get_sport", "known_sports"]
+__all__ = ["MAX_STATE", "FieldError", "Sport", "fold_state", "get_sport", "known_sports"]
+
+MAX_STATE = 256 * 1024
+"""Bytes a sport's match state may take as JSON (sent in every ``joined``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,15 @@ def _registry() -> dict[str, Sport]:
         if sport is not None:
             sports[sport.name] = sport
     return sports
+
+
+def fold_state(sport: Sport, state: dict[str, Any] | None, payload: dict[str, Any]) -> Any:
+    """The sport's match state after the valid ``payload``, or None for a sport
+    that keeps none. A sport keeps one by defining ``fold(state, payload)``: pure,
+    it folds one accepted update into the state so far (None before the first).
+    """
+    fold = getattr(sport, "fold", None)
+    return None if fold is None else fold(state, payload)
 
 
 def get_sport(name: str) -> Sport:

@@ -110,8 +110,9 @@ function ctx() {
   return { title: view.title, meta: view.meta, sport: view.sport };
 }
 
-/** Show a payload: `reset` rebuilds the stream-derived state (after a join without resume). */
-function showPayload(data, reset) {
+/** Show a payload: `reset` rebuilds the stream-derived state (after a join without resume),
+ * from the server's match state when the sport keeps one (`joined.state`). */
+function showPayload(data, reset, state) {
   const root = $("scoreboard");
   if (!data) {
     view.decoder = null;
@@ -124,9 +125,9 @@ function showPayload(data, reset) {
     view.decoder = decoder;
     root.dataset.sport = decoder.name;
     view.board = decoder.createBoard(root, ctx());
-    view.board.reset(data);
+    view.board.reset(data, state);
   } else if (reset) {
-    view.board.reset(data);
+    view.board.reset(data, state);
   } else {
     view.board.update(data);
   }
@@ -179,7 +180,7 @@ function onJoined(msg) {
   const first = !view.joinedOnce;
   view.joinedOnce = true;
   if (msg.recovered === true) return; // the missed scores follow as "score" events
-  safely(() => showPayload(msg.snapshot, true), () => showGeneric(msg.snapshot));
+  safely(() => showPayload(msg.snapshot, true, msg.state), () => showGeneric(msg.snapshot));
   if (!first) addFeed({ primary: "Back online: showing the latest state.", kind: "system" });
   if (msg.snapshot) {
     const { primary, secondary } = describe(msg.snapshot);

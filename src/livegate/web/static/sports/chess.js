@@ -211,10 +211,24 @@ export function createBoard(root, ctx) {
     setText(comment, typeof data.comment === "string" ? data.comment : "");
   }
 
+  /** Every move so far from the server's match state (`joined.state`): {startFen, moves}. */
+  function fromState(state) {
+    if (!isObject(state) || !Array.isArray(state.moves)) return;
+    const start = parseFen(typeof state.startFen === "string" ? state.startFen : "");
+    let whiteToMove = start ? start.turn === "w" : true;
+    let number = start && start.fullmove !== null ? start.fullmove : 1;
+    state.moves.forEach((san, index) => {
+      if (typeof san === "string") history.set(index + 1, { number, white: whiteToMove, san });
+      if (!whiteToMove) number += 1;
+      whiteToMove = !whiteToMove;
+    });
+  }
+
   return {
-    reset(snapshot) {
+    reset(snapshot, state) {
       history = new Map();
       names = { ...fromTitle };
+      fromState(state);
       if (snapshot) this.update(snapshot);
       else renderMoves();
     },

@@ -1,0 +1,75 @@
+"""The whole match on join: a sport's match state in ``joined`` and the API (chess first)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import aiohttp
+import chess
+import chess.pgn
+
+from livegate.demo.chess_games import OPERA_GAME_PGN
+from livegate.replay import pgn
+from tests.conftest import Api, LivegateProcess, join_ws, recv_type
+
+_ids = itertools.count()
+
+
+async def test_a_chess_viewer_joining_mid_game_gets_every_move_and_the_pgn(
+    http: aiohttp.ClientSession, api: Api, shared_server: LivegateProcess
+) -> None:
+    event_id = f"opera-{next(_ids)}"
+    game = pgn.loads(OPERA_GAME_PGN)
+    sans = [item.data["san"] for item in game.items]
+    await api.create_event(event_id, "chess", game.title)
+    early, joined = await join_ws(http, shared_server, event_id, "early")
+    assert "state" not in joined  # nothing played yet
+    for item in game.items[:20]:
+        await api.publish(event_id, item.data)
+    late, joined = await join_ws(http, shared_server, event_id, "late")
+    # The newcomer sees what a fan who watched from the first move saw.
+    assert joined["state"]["moves"] == sans[:20] and joined["state"]["ply"] == 20
+    assert joined["state"]["white"] == "Paul Morphy"
+    for item in game.items[20:]:
+        await api.publish(event_id, item.data)
+    event = await api.get_event(event_id)
+    assert event["state"]["moves"] == sans and event["state"]["result"] == "1-0"
+    async with http.get(f"{shared_server.url}/api/events/{event_id}/pgn") as resp:
+        assert resp.status == 200 and resp.content_type == "application/x-chess-pgn"
+        text = await resp.text()
+    exported = chess.pgn.read_game(io.StringIO(text))
+    assert exported is not None and exported.headers["Result"] == "1-0"
+    board = exported.end().board()
+    assert board.fen() == game.items[-1].data["fen"] and board.is_checkmate()
+    assert [m["seq"] for m in [await recv_type(late, "score") for _ in sans[20:]]] == list(
+        range(21, 34)
+    )
+    await early.close()
+    await late.close()
+
+
+async def test_pgn_of_a_game_from_a_set_position_and_of_other_sports(
+    http: aiohttp.ClientSession, api: Api, shared_server: LivegateProcess
+) -> None:
+    event_id = f"study-{next(_ids)}"
+    start = "4k3/8/8/8/8/8/4P3/4K3 w - - 0 1"
+    board = chess.Board(start)
+    move = board.parse_san("e4")
+    san = board.san(move)
+    board.push(move)
+    await api.create_event(event_id, "chess", "A study")
+    await api.publish(
+        event_id, {"ply": 1, "san": san, "uci": move.uci(), "fen": board.fen(), "startFen": start}
+    )
+    async with http.get(f"{shared_server.url}/api/events/{event_id}/pgn") as resp:
+        exported = chess.pgn.read_game(io.StringIO(await resp.text()))
+    assert exported is not None and exported.end().board().fen() == board.fen()
+    other = f"not-chess-{next(_ids)}"
+    await api.create_event(other, "generic")
+    async with http.get(f"{shared_server.url}/api/events/{other}/pgn") as resp:
+        assert resp.status == 404 and (await resp.json())["error"]["code"] == "no_pgn"
+    async with http.get(f"{shared_server.url}/api/events/nope-{other}/pgn") as resp:
+        assert resp.status == 404
+    generic = await api.get_event(other)
+    assert "state" not in generic
