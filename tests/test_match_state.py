@@ -73,3 +73,27 @@ async def test_pgn_of_a_game_from_a_set_position_and_of_other_sports(
         assert resp.status == 404
     generic = await api.get_event(other)
     assert "state" not in generic
+
+
+async def test_a_football_viewer_joining_late_gets_the_whole_timeline(
+    http: aiohttp.ClientSession, api: Api, shared_server: LivegateProcess
+) -> None:
+    event_id = f"final-{next(_ids)}"
+    teams = {"home": "Arsenal", "away": "Chelsea"}
+    incidents = [
+        {"minute": 1, "kind": "kick_off", "period": "first_half", "score": {"home": 0, "away": 0}},
+        {"minute": 23, "kind": "goal", "team": "home", "player": "Saka", "assist": "Odegaard",
+         "score": {"home": 1, "away": 0}},
+        {"minute": 38, "kind": "yellow_card", "team": "away", "player": "Caicedo",
+         "score": {"home": 1, "away": 0}},
+    ]  # fmt: skip
+    await api.create_event(event_id, "football", "Arsenal v Chelsea")
+    for incident in incidents:
+        await api.publish(event_id, {**incident, "teams": teams})
+    ws, joined = await join_ws(http, shared_server, event_id)
+    state = joined["state"]
+    assert state["timeline"] == incidents and state["teams"] == teams
+    assert state["score"] == {"home": 1, "away": 0} and state["period"] == "first_half"
+    goals = [i for i in state["timeline"] if i["kind"] == "goal"]
+    assert goals == [incidents[1]]
+    await ws.close()

@@ -277,6 +277,16 @@ async def test_football_scoreline_and_timeline(pages: Browsing, web_api: Api) ->
     await expect(page.locator("#feed li").first).to_contain_text("23' GOAL Saka (home) 1-0")
     await expect(page.locator("#announcer")).to_contain_text("Arsenal 1, Chelsea 0")
 
+    # A card after the goal: a fan who joins now sees the goal and its scorer too.
+    card = {"minute": 30, "kind": "yellow_card", "team": "away", "player": "Caicedo"}
+    await web_api.publish(event_id, {**card, "score": {"home": 1, "away": 0}, "teams": TEAMS})
+    await expect(page.locator(".timeline li")).to_have_count(3, timeout=LIVE_MS)
+    late = await open_event(pages, event_id)
+    await expect(late.locator(".fb-scorers.home li")).to_have_text(["Saka 23'"])
+    await expect(late.locator(".timeline li")).to_have_text(
+        await page.locator(".timeline li").all_text_contents()
+    )
+
 
 async def test_generic_payload_is_shown_as_json(pages: Browsing, web_api: Api) -> None:
     event_id = new_id("generic")

@@ -211,34 +211,41 @@ export function createBoard(root, ctx) {
     );
   }
 
+  function track(data) {
+    const current = teamNames(data, names, ctx && ctx.title);
+    const team = data.team === "home" || data.team === "away" ? data.team : null;
+    incidents.unshift({ kind: data.kind, team, clock: clock(data), text: incidentText(data, current) });
+    incidents.length = Math.min(incidents.length, MAX_INCIDENTS);
+    const side = goalFor(data);
+    if (side) {
+      const og = data.kind === "own_goal" ? " (og)" : data.kind === "penalty" ? " (pen)" : "";
+      scorers[side].push(`${show(data.player, "?")} ${clock(data)}${og}`);
+    }
+    const score = pair(data.score);
+    if (data.kind === "var" && score && lastScore) {
+      // A goal taken away by VAR stays listed, struck through in words.
+      for (const s of ["home", "away"]) {
+        const list = scorers[s];
+        if (score[s] < lastScore[s] && list.length) list[list.length - 1] += " (disallowed)";
+      }
+    }
+    if (score) lastScore = score;
+  }
+
   return {
-    reset(snapshot) {
+    reset(snapshot, state) {
       incidents = [];
       scorers = { home: [], away: [] };
       names = null;
       lastScore = null;
       lastPeriod = null;
+      // The whole match from the server's match state; the snapshot is its last incident.
+      const earlier = isObject(state) && Array.isArray(state.timeline) ? state.timeline.slice(0, -1) : [];
+      for (const incident of earlier) if (isObject(incident)) track(incident);
       if (snapshot) this.update(snapshot);
     },
     update(data) {
-      const current = teamNames(data, names, ctx && ctx.title);
-      const team = data.team === "home" || data.team === "away" ? data.team : null;
-      incidents.unshift({ kind: data.kind, team, clock: clock(data), text: incidentText(data, current) });
-      incidents.length = Math.min(incidents.length, MAX_INCIDENTS);
-      const side = goalFor(data);
-      if (side) {
-        const og = data.kind === "own_goal" ? " (og)" : data.kind === "penalty" ? " (pen)" : "";
-        scorers[side].push(`${show(data.player, "?")} ${clock(data)}${og}`);
-      }
-      const score = pair(data.score);
-      if (data.kind === "var" && score && lastScore) {
-        // A goal taken away by VAR stays listed, struck through in words.
-        for (const s of ["home", "away"]) {
-          const list = scorers[s];
-          if (score[s] < lastScore[s] && list.length) list[list.length - 1] += " (disallowed)";
-        }
-      }
-      if (score) lastScore = score;
+      track(data);
       render(data);
     },
   };
