@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from typing import Any
 
 import aiohttp
 
 from tests.conftest import Api, LivegateProcess, join_ws, recv_type
-
-_ids = itertools.count()
-
-BALL = {
-    "ball 12": "13/1",
-    "comment": "Bumrah has drawn the first blood",
-    "batsman": {"name": "rohit", "runs": "100", "balls": "96"},
-    "bowler": {"name": "yuvi", "overs": "3.6", "runs": "10", "maiden": "1", "wickets": "2"},
-}
-
-
-def new_id() -> str:
-    return f"life-{next(_ids)}"
+from tests.test_scores import CRICKET_UPDATE as BALL
+from tests.test_scores import new_event_id as new_id
 
 
 async def test_end_with_a_result_reaches_viewers_and_the_api(
