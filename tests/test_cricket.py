@@ -1031,3 +1031,55 @@ def test_status_updates_without_a_ball() -> None:
     ]
     unknown = CRICKET.validate({"kind": "tea", "comment": "Tea"}, None)
     assert [e.path for e in unknown] == ["kind"]
+
+
+def test_the_scorecard_folded_from_a_whole_match_adds_up() -> None:
+    from livegate.replay.cricsheet import convert
+    from livegate.sports.cricket import SPORT as CRICKET
+
+    replay = convert(raw("1473466.json"))
+    state = None
+    for item in replay.items:
+        state = CRICKET.fold(state, item.data)
+    assert state is not None
+    assert len(json.dumps(state)) < 20_000
+    innings = state["innings"]
+    assert [i["battingTeam"] for i in innings] == ["Mumbai Indians", "Delhi Capitals"]
+    last_scores = {}
+    for item in replay.items:
+        score = next(v for k, v in item.data.items() if k.startswith("ball "))
+        last_scores[item.data["innings"]] = score
+    for card in innings:
+        assert card["score"] == last_scores[card["number"]]
+        extras = sum(int(v) for v in card["extras"].values())
+        assert sum(int(b.get("runs", 0)) for b in card["batting"]) + extras == card["runs"]
+        assert len(card["fallOfWickets"]) == card["wickets"]
+        assert sum(1 for b in card["batting"] if "out" in b) >= card["wickets"]
+        assert sum(int(b["wickets"]) for b in card["bowling"]) <= card["wickets"]
+    assert len(state["recent"]) == 12
+
+
+def test_the_scorecard_of_a_few_balls() -> None:
+    from livegate.sports.cricket import SPORT as CRICKET
+
+    toss = {"kind": "toss", "comment": "India chose to bat"}
+    state = CRICKET.fold(None, toss)
+    state = CRICKET.fold(state, SPEC_EXAMPLE)
+    wicket = {
+        "ball 13": "13/2",
+        "batsman": {"name": "rohit", "runs": "100", "balls": "97"},
+        "bowler": {"name": "yuvi", "overs": "4.1", "runs": "10", "maiden": "1", "wickets": "3"},
+        "event": {
+            "runs": 0,
+            "wicket": {"kind": "caught", "playerOut": "rohit", "fielders": ["dhoni"]},
+        },
+    }
+    state = CRICKET.fold(state, wicket)
+    card = state["innings"][0]
+    assert card["score"] == "13/2" and card["balls"] == 2
+    assert card["batting"] == [
+        {"name": "rohit", "runs": "100", "balls": "97", "out": "c dhoni b yuvi"}
+    ]
+    assert card["fallOfWickets"] == [{"wicket": 1, "runs": 13, "player": "rohit", "overs": None}]
+    assert card["partnership"] == {"runs": 0, "balls": 0}
+    assert state["recent"] == ["•", "W"] and "status" not in state

@@ -538,6 +538,12 @@ class Cricket:
                         f"must be a non-empty string of at most {MAX_NAME} characters",
                     )
 
+    def fold(self, state: dict[str, Any] | None, payload: dict[str, Any]) -> dict[str, Any]:
+        """The scorecard so far (see :mod:`livegate.sports.cricket_state`)."""
+        from livegate.sports.cricket_state import fold
+
+        return fold(state, payload)
+
     def summary(self, payload: dict[str, Any]) -> str:
         """E.g. ``Mumbai Indians 21/1 (1.5 ov) RG Sharma 18 (12), V Nigam 1-0: OUT! ...``.
 
