@@ -184,6 +184,17 @@ async def test_cricket_scoreboard_follows_the_spec_payload(pages: Browsing, web_
     )
     await expect(page.locator("#feed li")).to_have_count(2)
 
+    # The scorecard: the same on this page and on one opened now (from the match state).
+    await expect(page.locator(".cr-scorecard .sc-head")).to_have_text(
+        ["1st innings: India 17/1 (4.1 ov)"]
+    )
+    await expect(page.locator(".cr-scorecard")).to_contain_text("rohit")
+    late = await open_event(pages, event_id)
+    await expect(late.locator(".cr-scorecard")).to_have_text(
+        await page.locator(".cr-scorecard").text_content() or ""
+    )
+    await late.context.close()
+
     # A rain delay is not a ball: the board keeps its figures and shows the status.
     await web_api.publish(event_id, {"kind": "delay", "comment": "Rain stops play"})
     await expect(page.locator(".cr-last")).to_have_text("Delay: Rain stops play", timeout=LIVE_MS)

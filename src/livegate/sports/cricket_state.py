@@ -103,8 +103,13 @@ def _innings(match: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
     if innings_list:
         last = innings_list[-1]
         same_number = number is None or str(number) == str(last["number"])
-        same_team = team is None or team == last["battingTeam"]
+        # A feed may name the team only from some ball on: the innings it was in.
+        same_team = team is None or last["battingTeam"] in (None, team)
         if same_number and same_team:
+            if team is not None:
+                last["battingTeam"] = team
+            if last["bowlingTeam"] is None and payload.get("bowlingTeam") is not None:
+                last["bowlingTeam"] = payload["bowlingTeam"]
             return last
     new: dict[str, Any] = {
         "number": number if number is not None else len(innings_list) + 1,

@@ -1,6 +1,7 @@
 // Cricket scoreboard: decodes the payloads of docs/sports.md ("ball N", batsman, bowler, ...).
 // Figures may be integers or digit strings ("100"); every optional field may be missing.
 import { count, h, isObject, replace, setText, show } from "../common.js";
+import { fold, renderScorecard } from "./scorecard.js";
 
 const BALL_KEY = /^ball ([1-9]\d*)$/;
 
@@ -254,6 +255,7 @@ export function createBoard(root, ctx) {
   const bowling = table("Bowler", ["Bowler", "O", "M", "R", "W", "Econ"]);
   const extras = h("p", { class: "cr-extras" });
   const lastBall = h("p", { class: "cr-last" });
+  const scorecardEl = h("div", { class: "cr-scorecard" });
   replace(
     root,
     h(
@@ -268,6 +270,7 @@ export function createBoard(root, ctx) {
       h("div", { class: "table-wrap" }, bowling.el),
       extras,
       lastBall,
+      scorecardEl,
     ),
   );
 
@@ -393,15 +396,26 @@ export function createBoard(root, ctx) {
     setText(lastBall, typeof data.comment === "string" ? data.comment : "");
   }
 
+  // The whole scorecard: the server's fold on join (`joined.state`), then ours per update.
+  let scorecard = null;
+
   return {
-    reset(snapshot) {
+    reset(snapshot, state) {
       currentOver = null;
       balls = [];
       previous = null;
       inn = null;
-      if (snapshot) this.update(snapshot);
+      // Without the server's state (the first update, or an older server): fold the snapshot.
+      scorecard = isObject(state) ? state : snapshot ? fold(null, snapshot) : null;
+      if (snapshot) this.render(snapshot);
+      renderScorecard(scorecardEl, scorecard);
     },
     update(data) {
+      scorecard = fold(scorecard, data);
+      renderScorecard(scorecardEl, scorecard);
+      this.render(data);
+    },
+    render(data) {
       if (statusLabel(data)) {
         // No ball: the figures stay; the status shows where the last ball's comment was.
         if (typeof data.battingTeam === "string") setText(team, data.battingTeam);
