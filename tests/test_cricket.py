@@ -1083,3 +1083,40 @@ def test_the_scorecard_of_a_few_balls() -> None:
     assert card["fallOfWickets"] == [{"wicket": 1, "runs": 13, "player": "rohit", "overs": None}]
     assert card["partnership"] == {"runs": 0, "balls": 0}
     assert state["recent"] == ["•", "W"] and "status" not in state
+
+
+def test_a_five_day_test_match_fits_in_the_state_bound() -> None:
+    from livegate.sports import MAX_STATE
+    from livegate.sports.cricket import SPORT as CRICKET
+
+    state = None
+    balls = 0
+    teams = ("England", "India")
+    for innings in range(1, 5):
+        batting, bowling = teams[(innings + 1) % 2], teams[innings % 2]
+        runs, wickets = 10, 0
+        for n in range(1, 676):  # ~2,700 balls in all
+            balls += 1
+            runs += n % 5
+            out = n % 67 == 0 and wickets < 10
+            wickets += out
+            striker = f"{batting} batter {wickets + 1}"
+            update = {
+                f"ball {n}": f"{runs}/{wickets}",
+                "batsman": {"name": striker, "runs": 20 + n % 100, "balls": 20 + n % 150},
+                "nonStriker": {"name": f"{batting} batter {wickets + 2}", "runs": 5, "balls": 9},
+                "bowler": {"name": f"{bowling} bowler {n % 6}", "overs": "20.3", "runs": 60,
+                           "maiden": 4, "wickets": 2},
+                "innings": innings,
+                "battingTeam": batting,
+                "bowlingTeam": bowling,
+                "overs": f"{n // 6}.{n % 6}",
+                "extras": {"wides": 3, "noballs": 1, "byes": 4, "legbyes": 2, "penalty": 0},
+                "event": {"runs": n % 5, "batterRuns": n % 5, "extras": 0,
+                          **({"wicket": {"kind": "bowled", "playerOut": striker}} if out else {})},
+            }  # fmt: skip
+            assert CRICKET.validate(update, None) == [], CRICKET.validate(update, None)
+            state = CRICKET.fold(state, update)
+    size = len(json.dumps(state))
+    assert balls == 2700 and len(state["innings"]) == 4
+    assert size < MAX_STATE // 8, size  # a few KiB per innings, far under the bound
