@@ -1117,6 +1117,7 @@ def test_a_five_day_test_match_fits_in_the_state_bound() -> None:
             }  # fmt: skip
             assert CRICKET.validate(update, None) == [], CRICKET.validate(update, None)
             state = CRICKET.fold(state, update)
+    assert state is not None
     size = len(json.dumps(state))
     assert balls == 2700 and len(state["innings"]) == 4
     assert size < MAX_STATE // 8, size  # a few KiB per innings, far under the bound

@@ -8,13 +8,13 @@ One port serves the WebSocket at ``/ws``, the JSON API under ``/api``,
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import hmac
 import logging
 import re
 import signal
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,18 +333,30 @@ def _event_json(info: EventInfo, *, snapshot: bool = True) -> dict[str, Any]:
     return body
 
 
-@functools.lru_cache(maxsize=4096)
-def _summary_of(sport: str, snapshot: bytes) -> str:
-    try:
-        return get_sport(sport).summary(orjson.loads(snapshot))[:MAX_SUMMARY]
-    except Exception:  # a sport's summary must never break a read
-        log.exception("summary of a %s snapshot failed", sport)
-        return ""
+_SUMMARIES: OrderedDict[tuple[str, str, int, str], str] = OrderedDict()
+"""Summaries by (event, epoch, seq, sport), least recently used first: a list page of
+500 events is not 500 JSON decodes a second. Keys are small: the snapshot is not kept."""
+SUMMARY_CACHE = 20_000
 
 
 def _summary(info: EventInfo) -> str:
     """The sport's one-line score summary of the latest update ("" before the first)."""
-    return _summary_of(info.sport, info.snapshot) if info.snapshot else ""
+    if not info.snapshot:
+        return ""
+    key = (info.event_id, info.epoch, info.seq, info.sport)
+    summary = _SUMMARIES.get(key)
+    if summary is not None:
+        _SUMMARIES.move_to_end(key)
+        return summary
+    try:
+        summary = get_sport(info.sport).summary(orjson.loads(info.snapshot))[:MAX_SUMMARY]
+    except Exception:  # a sport's summary must never break a read
+        log.exception("summary of %r at seq %d failed", info.event_id, info.seq)
+        summary = ""
+    _SUMMARIES[key] = summary
+    if len(_SUMMARIES) > SUMMARY_CACHE:
+        _SUMMARIES.popitem(last=False)
+    return summary
 
 
 # -- API handlers ------------------------------------------------------------------
