@@ -558,3 +558,13 @@ def test_a_feed_may_start_at_any_score_on_its_first_update() -> None:
     ]
     bad = dict(goal, startScore={"home": -1, "away": "x"})
     assert "startScore.home" in paths(SPORT.validate(bad, None))
+
+
+def test_the_match_state_keeps_a_line_of_each_comment() -> None:
+    kick_off = incident(1, "kick_off", 0, 0, period="first_half", comment="x" * 5000)
+    state = SPORT.fold(None, kick_off)
+    assert len(state["timeline"][0]["comment"]) == football_sport.TIMELINE_COMMENT
+    assert state["timeline"][0]["comment"].endswith("…")
+    goal = incident(23, "goal", 1, 0, team="home", player="Saka", comment="Header")
+    state = SPORT.fold(state, goal)
+    assert state["timeline"][1]["comment"] == "Header" and state["score"] == {"home": 1, "away": 0}

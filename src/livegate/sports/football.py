@@ -86,6 +86,8 @@ MAX_MINUTE: Final = 130
 MAX_ADDED_TIME: Final = 30
 MAX_COUNT: Final = 999
 """The largest goal count (score and shootout tally) accepted."""
+TIMELINE_COMMENT: Final = 280
+"""Characters of an incident's comment kept in the match state's timeline."""
 SIDES: Final = ("home", "away")
 PERIODS: Final = (
     "first_half",
@@ -391,6 +393,10 @@ class Football:
         kinds. A match of 200 incidents is ~30 KiB."""
         match = dict(state) if state else {"timeline": []}
         incident = {k: v for k, v in payload.items() if k not in ("teams", "startScore")}
+        if isinstance(incident.get("comment"), str) and len(incident["comment"]) > TIMELINE_COMMENT:
+            # The snapshot keeps the whole comment; the timeline a line of it, so a long
+            # match with chatty commentary stays far under the state bound.
+            incident["comment"] = incident["comment"][: TIMELINE_COMMENT - 1] + "…"
         match["timeline"] = [*match.get("timeline", ()), incident]
         for key in ("teams", "score", "shootout", "period"):
             if key in payload:
