@@ -81,6 +81,12 @@ _SERVE_FLAGS = (
     _Flag("read-rate", float, "public API reads per second per client address (20)"),
     _Flag("read-burst", int, "burst of public API reads per client address (40)"),
     _Flag("ended-retention", float, "seconds an ended event is kept before it is deleted (86400)"),
+    _Flag(
+        "allowed-origins",
+        str,
+        "web origins whose pages may open a WebSocket besides the server's own: "
+        "https://app.example.com, https://*.example.com or * (none; demo: also localhost)",
+    ),
     _Flag("node-id", str, "names this node in /healthz, logs and viewer counts (hostname-pid)"),
     _Flag(
         "engine",
@@ -189,6 +195,8 @@ def _resolve(args: argparse.Namespace) -> tuple[Settings, bool, str]:
         if value is not None:
             values[_SETTING_NAMES.get(attr, attr)] = value
     values.setdefault("engine_url", _DEFAULT_ENGINES[args.command])
+    if args.command == "demo":
+        values["allow_local_origins"] = True
     log_level = str(values.pop("log_level", "info"))
     key_file = values.pop("api_key_file", None)
     if not values.get("api_key") and key_file is not None:

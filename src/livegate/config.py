@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from livegate.clientaddr import parse_networks
 from livegate.engines import check_engine_url
+from livegate.origins import OriginPolicy
 from livegate.protocol import valid_event_id
 
 __all__ = ["MIN_API_KEY_LEN", "Settings"]
@@ -90,6 +91,11 @@ class Settings:
     """Failed API-key checks forgiven per second per client address."""
     auth_failure_burst: int = 10
     """Failed API-key checks in a row before an address gets 429 for every write."""
+    allowed_origins: str = ""
+    """Comma-separated web origins whose pages may open a WebSocket besides the server's
+    own (``https://app.example.com``, ``https://*.example.com``, ``*``)."""
+    allow_local_origins: bool = False
+    """Also allow pages served from this machine (``livegate demo``)."""
     ended_retention: float = 86_400.0
     """Seconds an ended event stays (listed, joinable) before it is deleted."""
 
@@ -134,6 +140,7 @@ class Settings:
             raise ValueError(
                 "node id must be at most 64 ASCII letters, digits or '-', '_', '.', ':'"
             )
+        OriginPolicy.parse(self.allowed_origins)
         check_engine_url(self.engine_url)
         if not (0 < len(self.engine_prefix) <= 64 and valid_event_id(self.engine_prefix)):
             raise ValueError(

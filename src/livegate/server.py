@@ -31,6 +31,7 @@ from livegate.engines import EngineUnavailable, EventEnded, EventInfo, EventsFul
 from livegate.fdlimit import current_fd_limit, default_max_connections, raise_fd_limit
 from livegate.gateway import Conflict, Gateway, InvalidUpdate
 from livegate.metrics import CONTENT_TYPE
+from livegate.origins import LOCALHOST_ORIGINS, OriginPolicy
 from livegate.protocol import CloseCode
 from livegate.ratelimit import KeyedBuckets
 from livegate.server_guards import (
@@ -136,6 +137,7 @@ class NodeLimits:
     auth_failures: KeyedBuckets[str]
     list_cache: _ListCache
     log: ThrottledLog
+    origins: OriginPolicy = field(default_factory=OriginPolicy)
     site: GuardedSite | None = None
 
     @classmethod
@@ -152,6 +154,10 @@ class NodeLimits:
             auth_failures=KeyedBuckets(settings.auth_failure_rate, settings.auth_failure_burst),
             list_cache=_ListCache(settings.list_cache_ttl),
             log=ThrottledLog(log),
+            origins=OriginPolicy.parse(
+                settings.allowed_origins,
+                extra=LOCALHOST_ORIGINS if settings.allow_local_origins else (),
+            ),
         )
 
 
@@ -656,12 +662,20 @@ def _admit(request: web.Request, gateway: Gateway) -> str:
     """Count the upgrade in (the caller releases it) and return the client address.
 
     Raises ApiError 503 while draining or past the node's capacity, 429 past a
-    per-address limit; each with ``Retry-After``.
+    per-address limit, each with ``Retry-After``; 403 for a page of an origin that
+    may not connect (see :mod:`livegate.origins`).
     """
     if gateway.draining:
         raise ApiError(503, "draining", "server is restarting; reconnect elsewhere", retry_after=1)
     limits = request.app[LIMITS_KEY]
     address = _client_address(request)
+    origin = request.headers.get("Origin")
+    if not limits.origins.allows(origin, request.headers.get("Host")):
+        gateway.metrics.refused_upgrades.labels("forbidden_origin").inc()
+        limits.log.note("refused-origin", "refused a WebSocket upgrade from origin %r", origin)
+        raise ApiError(
+            403, "forbidden_origin", "pages of this origin may not connect (--allowed-origins)"
+        )
     refusal = limits.admission.admit(address, time.monotonic())
     if refusal is not None:
         gateway.metrics.refused_upgrades.labels(refusal.reason).inc()
