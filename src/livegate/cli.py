@@ -48,6 +48,12 @@ _SERVE_FLAGS = (
         "if not set (prefer the environment or --api-key-file: arguments show in ps)",
     ),
     _Flag("api-key-file", str, "read the API key from this file (its first line)"),
+    _Flag(
+        "api-keys-file",
+        str,
+        "named API keys with scopes, one 'name scopes key' per line (admin, "
+        "publish:<event glob>, read); reloaded on SIGHUP",
+    ),
     _Flag("heartbeat-interval", float, "seconds between client pings the server asks for (15)"),
     _Flag("heartbeat-timeout", float, "seconds of silence before a connection is closed (45)"),
     _Flag("history-size", int, "score messages kept per event for resume (1000)"),
@@ -201,7 +207,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Settings, bool, str]:
     key_file = values.pop("api_key_file", None)
     if not values.get("api_key") and key_file is not None:
         values["api_key"] = _read_key_file(key_file)
-    generated = not values.get("api_key") and key_file is None
+    generated = not values.get("api_key") and key_file is None and "api_keys_file" not in values
     if generated:
         values["api_key"] = secrets.token_urlsafe(24)
     settings = Settings(**values)

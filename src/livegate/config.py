@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from livegate.api_keys import load_key_file
 from livegate.clientaddr import parse_networks
 from livegate.engines import check_engine_url
 from livegate.origins import OriginPolicy
@@ -91,6 +92,8 @@ class Settings:
     """Failed API-key checks forgiven per second per client address."""
     auth_failure_burst: int = 10
     """Failed API-key checks in a row before an address gets 429 for every write."""
+    api_keys_file: str = ""
+    """A file of named keys with scopes (``livegate.api_keys``), reloaded on SIGHUP."""
     allowed_origins: str = ""
     """Comma-separated web origins whose pages may open a WebSocket besides the server's
     own (``https://app.example.com``, ``https://*.example.com``, ``*``)."""
@@ -102,9 +105,9 @@ class Settings:
     def validate(self) -> None:
         if not 0 < self.port < 65536 and self.port != 0:
             raise ValueError("port must be 0 to 65535")
-        if not self.api_key:
+        if not self.api_key and not self.api_keys_file:
             raise ValueError("an API key is required")
-        if len(self.api_key) < MIN_API_KEY_LEN:
+        if self.api_key and len(self.api_key) < MIN_API_KEY_LEN:
             raise ValueError(f"the API key must be at least {MIN_API_KEY_LEN} characters")
         if self.heartbeat_interval <= 0:
             raise ValueError("heartbeat interval must be positive")
@@ -141,6 +144,8 @@ class Settings:
                 "node id must be at most 64 ASCII letters, digits or '-', '_', '.', ':'"
             )
         OriginPolicy.parse(self.allowed_origins)
+        if self.api_keys_file:
+            load_key_file(self.api_keys_file)
         check_engine_url(self.engine_url)
         if not (0 < len(self.engine_prefix) <= 64 and valid_event_id(self.engine_prefix)):
             raise ValueError(

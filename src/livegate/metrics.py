@@ -103,6 +103,12 @@ class Metrics:
             ["reason"],
             registry=registry,
         )
+        self.api_refusals = Counter(
+            "livegate_api_refusals",
+            "API writes refused because the key's scopes do not allow them, by key name.",
+            ["key"],
+            registry=registry,
+        )
         self.updates = Counter(
             "livegate_updates_published",
             "Score updates accepted through the API.",

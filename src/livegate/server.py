@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import logging
 import re
 import signal
@@ -25,6 +24,7 @@ from aiohttp import WSMsgType, web
 
 from livegate import __version__, protocol
 from livegate.admission import Admission
+from livegate.api_keys import KeyRing, load_key_file
 from livegate.clientaddr import ClientAddresses, parse_networks
 from livegate.config import Settings
 from livegate.engines import EngineUnavailable, EventEnded, EventInfo, EventsFull, UnknownEvent
@@ -138,6 +138,7 @@ class NodeLimits:
     list_cache: _ListCache
     log: ThrottledLog
     origins: OriginPolicy = field(default_factory=OriginPolicy)
+    keys: KeyRing = field(default_factory=lambda: KeyRing([]))
     site: GuardedSite | None = None
 
     @classmethod
@@ -154,11 +155,20 @@ class NodeLimits:
             auth_failures=KeyedBuckets(settings.auth_failure_rate, settings.auth_failure_burst),
             list_cache=_ListCache(settings.list_cache_ttl),
             log=ThrottledLog(log),
+            keys=_key_ring(settings),
             origins=OriginPolicy.parse(
                 settings.allowed_origins,
                 extra=LOCALHOST_ORIGINS if settings.allow_local_origins else (),
             ),
         )
+
+
+def _key_ring(settings: Settings) -> KeyRing:
+    """``--api-key`` (an admin key) and the keys of ``--api-keys-file``."""
+    ring = KeyRing.single(settings.api_key)
+    if settings.api_keys_file:
+        ring = ring + load_key_file(settings.api_keys_file)
+    return ring
 
 
 LIMITS_KEY = web.AppKey("limits", NodeLimits)
@@ -236,8 +246,9 @@ def _client_address(request: web.Request) -> str:
     )
 
 
-def _require_api_key(request: web.Request) -> None:
-    """401 on a wrong key; 429 for an address that kept getting it wrong.
+def _require_api_key(request: web.Request, action: str = "admin", event_id: str = "") -> None:
+    """401 on a wrong key; 403 for a key whose scopes do not allow ``action`` (``admin``
+    or ``publish``) on ``event_id``; 429 for an address that kept getting it wrong.
 
     Failed checks are counted per client address; once its bucket is empty,
     every write from that address is refused before the key is even compared,
@@ -257,19 +268,22 @@ def _require_api_key(request: web.Request) -> None:
             "too many failed authentications from this address; wait and retry",
             retry_after=failures.retry_after(now),
         )
-    expected = _gateway(request).settings.api_key.encode()
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    # compare_digest runs in time independent of where the strings differ.
-    if (
-        not expected
-        or scheme.lower() != "bearer"
-        or not hmac.compare_digest(token.strip().encode(), expected)
-    ):
+    key = limits.keys.find(token.strip()) if scheme.lower() == "bearer" else None
+    if key is None:
         limits.auth_failures.get(address, now).take(now)
         limits.log.note("auth-failed", "failed API key from %s", address)
         raise ApiError(
             401, "unauthorized", "missing or wrong API key (Authorization: Bearer <key>)"
+        )
+    if not key.allows(action, event_id):
+        _gateway(request).metrics.api_refusals.labels(key.name).inc()
+        raise ApiError(
+            403,
+            "forbidden",
+            f"the API key {key.name!r} may not do this (its scopes: "
+            f"{', '.join(key.scopes) or 'none'})",
         )
 
 
@@ -391,7 +405,8 @@ async def put_event(request: web.Request) -> web.Response:
 
 
 async def publish_update(request: web.Request) -> web.Response:
-    _require_api_key(request)
+    # The key first (a wrong key is 401 whatever else is wrong); the id is checked next.
+    _require_api_key(request, "publish", request.match_info["event_id"])
     event_id = _event_id(request)
     gateway = _gateway(request)
     key = request.headers.get("Idempotency-Key")
@@ -847,6 +862,16 @@ async def run(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+    def reload_keys() -> None:
+        try:
+            limits.keys = _key_ring(settings)
+        except ValueError as exc:  # keep serving with the keys it had
+            log.error("SIGHUP: kept the old API keys: %s", exc)
+            return
+        log.warning("SIGHUP: reloaded %d API keys", len(limits.keys.keys))
+
+    loop.add_signal_handler(signal.SIGHUP, reload_keys)
     side_task: asyncio.Task[None] | None = None
     if while_serving is not None:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
@@ -862,7 +887,7 @@ async def run(
         await gateway.drain(settings.drain_window)
         await gateway.wait_disconnected(CLOSE_HANDSHAKE_TIMEOUT + 0.5)
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await runner.cleanup()
         await gateway.close()
