@@ -88,6 +88,12 @@ _SERVE_FLAGS = (
     _Flag("read-burst", int, "burst of public API reads per client address (40)"),
     _Flag("ended-retention", float, "seconds an ended event is kept before it is deleted (86400)"),
     _Flag(
+        "blocked-words",
+        str,
+        "a file of words and phrases refused in comments, one per line (links are always "
+        "refused); reloaded on SIGHUP",
+    ),
+    _Flag(
         "allowed-origins",
         str,
         "web origins whose pages may open a WebSocket besides the server's own: "
@@ -104,7 +110,7 @@ _SERVE_FLAGS = (
     _Flag("log-level", str, "logging level (info)"),
 )
 
-_SETTING_NAMES = {"engine": "engine_url"}
+_SETTING_NAMES = {"engine": "engine_url", "blocked_words": "blocked_words_file"}
 _DEFAULT_ENGINES = {"serve": "sqlite://livegate.db", "demo": "memory://"}
 
 

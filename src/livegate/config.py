@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from livegate.api_keys import load_key_file
 from livegate.clientaddr import parse_networks
 from livegate.engines import check_engine_url
+from livegate.moderation import CommentFilter
 from livegate.origins import OriginPolicy
 from livegate.protocol import valid_event_id
 
@@ -92,6 +93,8 @@ class Settings:
     """Failed API-key checks forgiven per second per client address."""
     auth_failure_burst: int = 10
     """Failed API-key checks in a row before an address gets 429 for every write."""
+    blocked_words_file: str = ""
+    """Words and phrases refused in comments, one per line, reloaded on SIGHUP."""
     api_keys_file: str = ""
     """A file of named keys with scopes (``livegate.api_keys``), reloaded on SIGHUP."""
     allowed_origins: str = ""
@@ -146,6 +149,8 @@ class Settings:
         OriginPolicy.parse(self.allowed_origins)
         if self.api_keys_file:
             load_key_file(self.api_keys_file)
+        if self.blocked_words_file:
+            CommentFilter.load(self.blocked_words_file)
         check_engine_url(self.engine_url)
         if not (0 < len(self.engine_prefix) <= 64 and valid_event_id(self.engine_prefix)):
             raise ValueError(

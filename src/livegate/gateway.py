@@ -44,6 +44,7 @@ from livegate.hub import Hub
 from livegate.keyed_lock import KeyedLock
 from livegate.liveness import LivenessTracker
 from livegate.metrics import Metrics
+from livegate.moderation import CommentFilter
 from livegate.protocol import CloseCode, ErrorCode, ProtocolError
 from livegate.ratelimit import TokenBucket
 from livegate.reactions import ReactionWindow
@@ -123,6 +124,12 @@ class Gateway:
                 prefix=settings.engine_prefix,
             ),
         )
+        self.comments = (
+            CommentFilter.load(settings.blocked_words_file)
+            if settings.blocked_words_file
+            else CommentFilter()
+        )
+        """Reloaded on SIGHUP by the server (``reload_comment_filter``)."""
         self.hub = Hub(on_slow=self._on_slow, on_gone=self._on_gone)
         self.metrics = Metrics(
             viewers=self._local_viewer_counts,
@@ -272,6 +279,11 @@ class Gateway:
         self.liveness.forget(conn)
         self.unjoined.forget(conn)
         self.metrics.closes.labels(reason).inc()
+
+    def reload_comment_filter(self) -> None:
+        """Read ``--blocked-words`` again (SIGHUP). Raises ValueError; then the old stays."""
+        path = self.settings.blocked_words_file
+        self.comments = CommentFilter.load(path) if path else CommentFilter()
 
     def _on_slow(self, conn: Connection) -> None:
         self.close_connection(conn, CloseCode.SLOW_CONSUMER, "slow_consumer", "slow consumer")
@@ -533,12 +545,18 @@ class Gateway:
             self._rate_limited(conn, now, "too many reactions; slow down")
             return
         self.metrics.reactions.labels("accepted").inc()
+        comment = message.comment
+        if comment and (why := self.comments.why(comment)) is not None:
+            # The emoji still counts; the comment is shown to no one.
+            self.metrics.reactions.labels("comment_refused").inc()
+            self._error(conn, ErrorCode.COMMENT_REFUSED, why)
+            comment = None
         window = self._windows.get(event_id)
         if window is None:
             window = self._windows[event_id] = ReactionWindow(
                 self.settings.max_comment_samples, self.rng
             )
-        window.add(user_id, message.emoji, message.comment)
+        window.add(user_id, message.emoji, comment)
 
     # -- timers ------------------------------------------------------------------
 

@@ -140,6 +140,9 @@ class ErrorCode:
     """Too many messages; this one was dropped and not processed."""
     EVENT_ENDED: Final = "event_ended"
     """Reactions to an ended event are refused."""
+    COMMENT_REFUSED: Final = "comment_refused"
+    """A reaction's comment had a blocked word or a link: the emoji counted, the comment
+    was not shown."""
 
 
 class ProtocolError(Exception):

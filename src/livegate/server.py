@@ -863,15 +863,20 @@ async def run(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    def reload_keys() -> None:
+    def reload_files() -> None:
+        """SIGHUP: the API keys and the blocked words again; a broken file keeps the old."""
         try:
             limits.keys = _key_ring(settings)
-        except ValueError as exc:  # keep serving with the keys it had
+            log.warning("SIGHUP: reloaded %d API keys", len(limits.keys.keys))
+        except ValueError as exc:
             log.error("SIGHUP: kept the old API keys: %s", exc)
-            return
-        log.warning("SIGHUP: reloaded %d API keys", len(limits.keys.keys))
+        try:
+            gateway.reload_comment_filter()
+            log.warning("SIGHUP: reloaded %d blocked words", len(gateway.comments.words))
+        except ValueError as exc:
+            log.error("SIGHUP: kept the old blocked words: %s", exc)
 
-    loop.add_signal_handler(signal.SIGHUP, reload_keys)
+    loop.add_signal_handler(signal.SIGHUP, reload_files)
     side_task: asyncio.Task[None] | None = None
     if while_serving is not None:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
