@@ -6,6 +6,7 @@ makes each change durable in the ``_store_*`` hooks before it is applied.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import secrets
 from collections import OrderedDict, deque
@@ -59,8 +60,7 @@ class MemoryEngine:
     Without a subclass's hooks every method completes without suspending, so
     no two changes of one event ever interleave and a subscriber gets each
     message before the call that published it returns. A subclass whose hooks
-    suspend must run the changes of one event (``put_event``, ``append``,
-    ``end``) one at a time.
+    suspend makes ``_one_change`` run the changes of one event one at a time.
     """
 
     shared = False
@@ -69,7 +69,6 @@ class MemoryEngine:
         self.options = options
         self._events: dict[str, _Event] = {}
         self._subscribed: set[str] = set()
-        self._node_viewers: dict[str, int] = {}
         self._on_message: MessageHandler = _ignore
         self._on_reset: ResetHandler = _ignore
 
@@ -103,40 +102,49 @@ class MemoryEngine:
     async def _store_delete(self, event_id: str) -> None:
         """Forget everything kept of the event."""
 
+    def _one_change(self, event_id: str) -> contextlib.AbstractAsyncContextManager[object]:
+        """Held around each change of an event (create/update, append, end, delete).
+
+        Here nothing suspends, so changes never interleave and this holds nothing; a
+        subclass whose hooks suspend returns a per-event lock.
+        """
+        return contextlib.nullcontext()
+
     # -- the contract ----------------------------------------------------------------
 
     async def put_event(
         self, event_id: str, sport: str | None, title: str | None, meta: dict[str, Any], now: int
     ) -> tuple[EventInfo, bool]:
-        event = self._events.get(event_id)
-        if event is None:
-            if len(self._events) >= self.options.max_events:
-                raise EventsFull(f"the engine holds {self.options.max_events} events already")
-            info = EventInfo(
-                event_id=event_id,
-                epoch=secrets.token_hex(8),
-                sport=sport or "generic",
-                title=title or event_id,
-                status="scheduled",
-                seq=0,
-                snapshot=None,
-                created_at=now,
+        async with self._one_change(event_id):
+            event = self._events.get(event_id)
+            if event is None:
+                if len(self._events) >= self.options.max_events:
+                    raise EventsFull(f"the engine holds {self.options.max_events} events already")
+                info = EventInfo(
+                    event_id=event_id,
+                    epoch=secrets.token_hex(8),
+                    sport=sport or "generic",
+                    title=title or event_id,
+                    status="scheduled",
+                    seq=0,
+                    snapshot=None,
+                    created_at=now,
+                    updated_at=now,
+                    meta=meta,
+                )
+                await self._store_info(info)
+                self._events[event_id] = _Event(info, deque(maxlen=self.options.history_size))
+                return info, True
+            old = event.info
+            info = dataclasses.replace(
+                old,
+                sport=sport or old.sport,
+                title=title or old.title,
+                meta=meta or old.meta,
                 updated_at=now,
-                meta=meta,
             )
             await self._store_info(info)
-            self._events[event_id] = _Event(info, deque(maxlen=self.options.history_size))
-            return info, True
-        old = event.info
-        info = dataclasses.replace(
-            old,
-            sport=sport or old.sport,
-            title=title or old.title,
-            meta=meta or old.meta,
-            updated_at=now,
-        )
-        await self._store_info(info)
-        return _replace_info(event, info), False
+            return _replace_info(event, info), False
 
     async def get_event(self, event_id: str) -> EventInfo | None:
         event = self._events.get(event_id)
@@ -155,28 +163,29 @@ class MemoryEngine:
         expected_seq: int | None = None,
         state: bytes | None = None,
     ) -> AppendResult:
-        event = self._get(event_id)
-        digest = key_digest(idempotency_key) if idempotency_key is not None else None
-        if digest is not None and (seen := self._seen(event, digest, now)):
-            return seen
-        old = event.info
-        if old.status == "ended":
-            raise EventEnded(event_id)
-        if expected_seq is not None and expected_seq != old.seq:
-            raise SeqConflict(event_id)
-        seq = old.seq + 1
-        message = protocol.encode_score(event_id, seq, now, data_json)
-        info = dataclasses.replace(
-            old, seq=seq, snapshot=data_json, state=state, status="live", updated_at=now
-        )
-        await self._store_append(info, message, digest, seq - self.options.history_size)
-        _replace_info(event, info)
-        event.history.append(message)
-        if digest is not None:
-            self._remember(event, digest, seq, now)
-        if event_id in self._subscribed:
-            self._on_message(event_id, message)
-        return AppendResult(seq=seq, ts=now, message=message)
+        async with self._one_change(event_id):
+            event = self._get(event_id)
+            digest = key_digest(idempotency_key) if idempotency_key is not None else None
+            if digest is not None and (seen := self._seen(event, digest, now)):
+                return seen
+            old = event.info
+            if old.status == "ended":
+                raise EventEnded(event_id)
+            if expected_seq is not None and expected_seq != old.seq:
+                raise SeqConflict(event_id)
+            seq = old.seq + 1
+            message = protocol.encode_score(event_id, seq, now, data_json)
+            info = dataclasses.replace(
+                old, seq=seq, snapshot=data_json, state=state, status="live", updated_at=now
+            )
+            await self._store_append(info, message, digest, seq - self.options.history_size)
+            _replace_info(event, info)
+            event.history.append(message)
+            if digest is not None:
+                self._remember(event, digest, seq, now)
+            if event_id in self._subscribed:
+                self._on_message(event_id, message)
+            return AppendResult(seq=seq, ts=now, message=message)
 
     def _remember(self, event: _Event, digest: bytes, seq: int, now: int) -> None:
         keys = event.idempotency
@@ -220,26 +229,27 @@ class MemoryEngine:
     async def end(
         self, event_id: str, now: int, result: str | None = None
     ) -> tuple[EventInfo, bool]:
-        event = self._get(event_id)
-        if event.info.status == "ended":
-            return event.info, False
-        info = dataclasses.replace(event.info, status="ended", updated_at=now, result=result)
-        await self._store_info(info)
-        info = _replace_info(event, info)
-        if event_id in self._subscribed:
-            self._on_message(event_id, protocol.encode_ended(event_id, result))
-        return info, True
+        async with self._one_change(event_id):
+            event = self._get(event_id)
+            if event.info.status == "ended":
+                return event.info, False
+            info = dataclasses.replace(event.info, status="ended", updated_at=now, result=result)
+            await self._store_info(info)
+            info = _replace_info(event, info)
+            if event_id in self._subscribed:
+                self._on_message(event_id, protocol.encode_ended(event_id, result))
+            return info, True
 
     async def delete(self, event_id: str) -> bool:
-        event = self._events.get(event_id)
-        if event is None:
-            return False
-        await self._store_delete(event_id)
-        if self._events.pop(event_id, None) is None:
-            return False  # deleted by another call meanwhile
-        if event.info.status != "ended" and event_id in self._subscribed:
-            self._on_message(event_id, protocol.encode_ended(event_id))
-        return True
+        async with self._one_change(event_id):
+            event = self._events.get(event_id)
+            if event is None:
+                return False
+            await self._store_delete(event_id)
+            del self._events[event_id]
+            if event.info.status != "ended" and event_id in self._subscribed:
+                self._on_message(event_id, protocol.encode_ended(event_id))
+            return True
 
     async def publish(self, event_id: str, message: bytes) -> None:
         if event_id in self._subscribed:

@@ -33,7 +33,6 @@ from urllib.parse import parse_qs
 import orjson
 
 from livegate.engines.base import (
-    AppendResult,
     EngineOptions,
     EngineUnavailable,
     EventInfo,
@@ -337,41 +336,8 @@ class SqliteEngine(MemoryEngine):
             oldest = time.time_ns() // 1_000_000 - self.options.idempotency_ttl_ms
             self._write([("DELETE FROM idempotency WHERE ts < ?", (oldest,))], wait=False)
 
-    async def put_event(
-        self, event_id: str, sport: str | None, title: str | None, meta: dict[str, Any], now: int
-    ) -> tuple[EventInfo, bool]:
-        async with self._serial.hold(event_id):
-            return await super().put_event(event_id, sport, title, meta, now)
-
-    async def append(
-        self,
-        event_id: str,
-        data_json: bytes,
-        now: int,
-        idempotency_key: str | None,
-        *,
-        expected_seq: int | None = None,
-        state: bytes | None = None,
-    ) -> AppendResult:
-        async with self._serial.hold(event_id):
-            return await super().append(
-                event_id,
-                data_json,
-                now,
-                idempotency_key,
-                expected_seq=expected_seq,
-                state=state,
-            )
-
-    async def end(
-        self, event_id: str, now: int, result: str | None = None
-    ) -> tuple[EventInfo, bool]:
-        async with self._serial.hold(event_id):
-            return await super().end(event_id, now, result)
-
-    async def delete(self, event_id: str) -> bool:
-        async with self._serial.hold(event_id):
-            return await super().delete(event_id)
+    def _one_change(self, event_id: str) -> contextlib.AbstractAsyncContextManager[object]:
+        return self._serial.hold(event_id)  # the hooks suspend: one change at a time
 
     async def close(self) -> None:
         if self._pruner is not None:
