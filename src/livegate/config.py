@@ -149,8 +149,7 @@ class Settings:
         OriginPolicy.parse(self.allowed_origins)
         if self.api_keys_file:
             load_key_file(self.api_keys_file)
-        if self.blocked_words_file:
-            CommentFilter.load(self.blocked_words_file)
+        CommentFilter.load(self.blocked_words_file)
         check_engine_url(self.engine_url)
         if not (0 < len(self.engine_prefix) <= 64 and valid_event_id(self.engine_prefix)):
             raise ValueError(

@@ -124,11 +124,7 @@ class Gateway:
                 prefix=settings.engine_prefix,
             ),
         )
-        self.comments = (
-            CommentFilter.load(settings.blocked_words_file)
-            if settings.blocked_words_file
-            else CommentFilter()
-        )
+        self.comments = CommentFilter.load(settings.blocked_words_file)
         """Reloaded on SIGHUP by the server (``reload_comment_filter``)."""
         self.hub = Hub(on_slow=self._on_slow, on_gone=self._on_gone)
         self.metrics = Metrics(
@@ -282,8 +278,7 @@ class Gateway:
 
     def reload_comment_filter(self) -> None:
         """Read ``--blocked-words`` again (SIGHUP). Raises ValueError; then the old stays."""
-        path = self.settings.blocked_words_file
-        self.comments = CommentFilter.load(path) if path else CommentFilter()
+        self.comments = CommentFilter.load(self.settings.blocked_words_file)
 
     def _on_slow(self, conn: Connection) -> None:
         self.close_connection(conn, CloseCode.SLOW_CONSUMER, "slow_consumer", "slow consumer")

@@ -38,7 +38,10 @@ class CommentFilter:
 
     @classmethod
     def load(cls, path: str | Path) -> CommentFilter:
-        """Read a word file. Raises ValueError when it cannot be read."""
+        """Read a word file (``""``: no words, links only). Raises ValueError when it
+        cannot be read."""
+        if not str(path):
+            return cls()
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

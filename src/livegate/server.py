@@ -519,24 +519,25 @@ async def list_events(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/json", headers=headers)
 
 
-async def get_event(request: web.Request) -> web.Response:
+async def _read_event(request: web.Request) -> EventInfo:
+    """The path's event for a public read (rate-limited); 404 if there is none."""
     _limit_reads(request)
     event_id = _event_id(request)
     info = await _gateway(request).get_event(event_id)
     if info is None:
         raise ApiError(404, "unknown_event", f"no event {event_id!r}")
-    return _json(_event_json(info))
+    return info
+
+
+async def get_event(request: web.Request) -> web.Response:
+    return _json(_event_json(await _read_event(request)))
 
 
 async def event_pgn(request: web.Request) -> web.Response:
     """``GET /api/events/{id}/pgn``: a chess event's game so far, as PGN."""
-    _limit_reads(request)
-    event_id = _event_id(request)
-    info = await _gateway(request).get_event(event_id)
-    if info is None:
-        raise ApiError(404, "unknown_event", f"no event {event_id!r}")
-    sport = get_sport(info.sport)
-    export = getattr(sport, "pgn", None)
+    info = await _read_event(request)
+    event_id = info.event_id
+    export = getattr(get_sport(info.sport), "pgn", None)
     if export is None:
         raise ApiError(404, "no_pgn", f"event {event_id!r} is not a chess game")
     state = orjson.loads(info.state) if info.state else {}
