@@ -38,21 +38,51 @@ def _split(origin: str) -> tuple[str, str, str] | None:
 
 
 @dataclass(frozen=True, slots=True)
+class _Pattern:
+    """One ``--allowed-origins`` entry, parsed once."""
+
+    scheme: str
+    host: str
+    """The host, or for ``*.example.com`` the suffix ``.example.com``."""
+    port: str | None
+    """None for ``:*`` (any port)."""
+    subdomains: bool
+
+    @classmethod
+    def parse(cls, entry: str) -> _Pattern:
+        any_port = entry.endswith(":*")
+        base = entry[:-2] if any_port else entry
+        subdomains = "://*." in base
+        parts = _split(base.replace("://*.", "://x.", 1) if subdomains else base)
+        if parts is None:
+            raise ValueError(
+                f"allowed origin {entry!r} is not like https://app.example.com, "
+                "https://*.example.com, http://localhost:* or *"
+            )
+        scheme, host, port = parts
+        return cls(scheme, host[1:] if subdomains else host, None if any_port else port, subdomains)
+
+    def matches(self, page: tuple[str, str, str]) -> bool:
+        scheme, host, port = page
+        if scheme != self.scheme or (self.port is not None and port != self.port):
+            return False
+        if self.subdomains:
+            return host.endswith(self.host) and len(host) > len(self.host)
+        return host == self.host
+
+
+@dataclass(frozen=True, slots=True)
 class OriginPolicy:
     """Built from ``--allowed-origins`` (comma-separated). Raises ValueError for a bad entry."""
 
-    patterns: tuple[str, ...] = ()
+    patterns: tuple[_Pattern, ...] = ()
+    any_origin: bool = False
 
     @classmethod
     def parse(cls, text: str, *, extra: tuple[str, ...] = ()) -> OriginPolicy:
         entries = tuple(e.strip() for e in text.split(",") if e.strip()) + extra
-        for entry in entries:
-            if entry != "*" and _split(entry.replace("*.", "x.").replace(":*", "")) is None:
-                raise ValueError(
-                    f"allowed origin {entry!r} is not like https://app.example.com, "
-                    "https://*.example.com, http://localhost:* or *"
-                )
-        return cls(entries)
+        patterns = tuple(_Pattern.parse(e) for e in entries if e != "*")
+        return cls(patterns, any_origin="*" in entries)
 
     def allows(self, origin: str | None, host: str | None) -> bool:
         """Whether a page of ``origin`` may connect to a server reached as ``host``.
@@ -64,28 +94,11 @@ class OriginPolicy:
         page = _split(origin)
         if page is None:
             return False  # "null" (a sandboxed or file page) or garbage
-        if host and _same_host(page, host):
+        if self.any_origin or (host and _same_host(page, host)):
             return True
-        return any(_matches(pattern, page) for pattern in self.patterns)
+        return any(pattern.matches(page) for pattern in self.patterns)
 
 
 def _same_host(page: tuple[str, str, str], host: str) -> bool:
     server = _split(f"{page[0]}://{host}")
     return server is not None and server[1:] == page[1:]
-
-
-def _matches(pattern: str, page: tuple[str, str, str]) -> bool:
-    if pattern == "*":
-        return True
-    any_port = pattern.endswith(":*")
-    base = pattern[:-2] if any_port else pattern
-    wildcard = "://*." in base
-    wanted = _split(base.replace("://*.", "://x.") if wildcard else base)
-    if wanted is None or wanted[0] != page[0]:
-        return False
-    if not any_port and wanted[2] != page[2]:
-        return False
-    if wildcard:
-        suffix = wanted[1][1:]  # ".example.com"
-        return page[1].endswith(suffix) and len(page[1]) > len(suffix)
-    return wanted[1] == page[1]
