@@ -60,6 +60,7 @@ from livegate.sports.cricket import (
     NOT_TEAM_WICKET_KINDS,
     SPORT,
     WICKET_KINDS,
+    dismissal,
     format_overs,
 )
 
@@ -565,24 +566,8 @@ def _fielder(name: str, substitute: bool) -> str:
 
 def _dismissal(wicket: _Wicket, bowler: str) -> str:
     """The scorecard line: ``Rohit c Pant b Bumrah``, ``Rohit run out (Pant)``..."""
-    out = wicket.player_out
     names = [_fielder(name, sub) for name, sub in wicket.fielders]
-    kind = wicket.kind
-    if kind == "bowled":
-        return f"{out} b {bowler}"
-    if kind == "lbw":
-        return f"{out} lbw b {bowler}"
-    if kind == "caught and bowled":
-        return f"{out} c & b {bowler}"
-    if kind == "caught":
-        return f"{out} c {names[0]} b {bowler}" if names else f"{out} caught b {bowler}"
-    if kind == "stumped":
-        return f"{out} st {names[0]} b {bowler}" if names else f"{out} stumped b {bowler}"
-    if kind == "hit wicket":
-        return f"{out} hit wicket b {bowler}"
-    if kind == "run out":
-        return f"{out} run out ({'/'.join(names)})" if names else f"{out} run out"
-    return f"{out} {kind}"
+    return f"{wicket.player_out} {dismissal(wicket.kind, names, bowler)}"
 
 
 def _wicket_json(wicket: _Wicket) -> dict[str, Any]:

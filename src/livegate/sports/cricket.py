@@ -131,6 +131,7 @@ __all__ = [
     "STATUS_KINDS",
     "WICKET_KINDS",
     "Cricket",
+    "dismissal",
     "format_overs",
     "parse_overs",
 ]
@@ -591,6 +592,24 @@ class Cricket:
         if isinstance(comment, str) and comment:
             line += f": {comment[:120]}"
         return line
+
+
+def dismissal(kind: str, fielders: list[str], bowler: str) -> str:
+    """How a batter was out, as a scorecard writes it after the name: ``b Bumrah``,
+    ``c Pant b Bumrah``, ``run out (Pant/Jadeja)``, ``retired hurt``..."""
+    if kind == "bowled":
+        return f"b {bowler}"
+    if kind in ("lbw", "hit wicket"):
+        return f"{kind} b {bowler}"
+    if kind == "caught and bowled":
+        return f"c & b {bowler}"
+    if kind == "caught":
+        return f"c {fielders[0]} b {bowler}" if fielders else f"caught b {bowler}"
+    if kind == "stumped":
+        return f"st {fielders[0]} b {bowler}" if fielders else f"stumped b {bowler}"
+    if kind == "run out":
+        return f"run out ({'/'.join(fielders)})" if fielders else "run out"
+    return kind
 
 
 def _status_kind(payload: dict[str, Any]) -> str | None:

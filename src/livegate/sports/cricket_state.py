@@ -23,7 +23,8 @@ The state is what a fan who watched from the first ball knows::
 
 Batters and bowlers are listed in the order they first appear; their figures are
 the latest the feed sent (the feed's own running totals, not recomputed). A
-dismissal is written from the ball's ``event.wicket``. ``recent`` is the last 12
+dismissal is written from the ball's ``event.wicket`` (``cricket.dismissal``, the
+words the replay's commentary uses too). ``recent`` is the last 12
 balls of the match. Size: about 60 bytes per batter and bowler and 50 per
 wicket, so a five-day Test (4 innings, ~2,700 balls) is a few KiB, far under
 :data:`livegate.sports.MAX_STATE`.
@@ -34,6 +35,8 @@ from __future__ import annotations
 import copy
 import re
 from typing import Any, Final
+
+from livegate.sports.cricket import dismissal
 
 __all__ = ["RECENT_BALLS", "fold"]
 
@@ -80,7 +83,8 @@ def fold(state: dict[str, Any] | None, payload: dict[str, Any]) -> dict[str, Any
     for wicket in wickets:
         player = str(wicket.get("playerOut", ""))
         card = _entry(innings["batting"], player)
-        card["out"] = _how_out(wicket, bowler_name)
+        fielders = [str(f) for f in wicket.get("fielders", ()) if isinstance(f, str)]
+        card["out"] = dismissal(str(wicket.get("kind", "")), fielders, bowler_name)
         if str(wicket.get("kind")) not in ("retired hurt", "retired not out"):
             innings["fallOfWickets"].append(
                 {
@@ -155,25 +159,6 @@ def _wickets(payload: dict[str, Any]) -> list[dict[str, Any]]:
     wicket = event.get("wicket") if isinstance(event, dict) else None
     wickets = wicket if isinstance(wicket, list) else [wicket]
     return [w for w in wickets if isinstance(w, dict) and "playerOut" in w]
-
-
-def _how_out(wicket: dict[str, Any], bowler: str) -> str:
-    """``c Jacks b Nigam``, ``lbw b Nigam``, ``run out (Axar)``, ``retired hurt``..."""
-    kind = str(wicket.get("kind", ""))
-    fielders = [str(f) for f in wicket.get("fielders", ()) if isinstance(f, str)]
-    if kind == "caught":
-        return f"c {fielders[0] if fielders else '?'} b {bowler}"
-    if kind == "caught and bowled":
-        return f"c & b {bowler}"
-    if kind == "stumped":
-        return f"st {fielders[0] if fielders else '?'} b {bowler}"
-    if kind == "run out":
-        return f"run out ({', '.join(fielders)})" if fielders else "run out"
-    if kind == "bowled":
-        return f"b {bowler}"
-    if kind in ("lbw", "hit wicket"):
-        return f"{kind} b {bowler}"
-    return kind
 
 
 def _label(payload: dict[str, Any], wickets: list[dict[str, Any]]) -> str:

@@ -116,15 +116,16 @@ function wicketsOf(payload) {
   return list.filter((w) => isObject(w) && "playerOut" in w);
 }
 
+// The server's cricket.dismissal(), word for word.
 function howOut(wicket, bowler) {
   const kind = String(wicket.kind ?? "");
   const fielders = Array.isArray(wicket.fielders) ? wicket.fielders.filter((f) => typeof f === "string") : [];
-  if (kind === "caught") return `c ${fielders[0] ?? "?"} b ${bowler}`;
-  if (kind === "caught and bowled") return `c & b ${bowler}`;
-  if (kind === "stumped") return `st ${fielders[0] ?? "?"} b ${bowler}`;
-  if (kind === "run out") return fielders.length ? `run out (${fielders.join(", ")})` : "run out";
   if (kind === "bowled") return `b ${bowler}`;
   if (kind === "lbw" || kind === "hit wicket") return `${kind} b ${bowler}`;
+  if (kind === "caught and bowled") return `c & b ${bowler}`;
+  if (kind === "caught") return fielders.length ? `c ${fielders[0]} b ${bowler}` : `caught b ${bowler}`;
+  if (kind === "stumped") return fielders.length ? `st ${fielders[0]} b ${bowler}` : `stumped b ${bowler}`;
+  if (kind === "run out") return fielders.length ? `run out (${fielders.join("/")})` : "run out";
   return kind;
 }
 
