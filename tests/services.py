@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 __all__ = ["NginxServer", "RedisServer", "require_program"]
 
 
@@ -33,13 +35,6 @@ def require_program(name: str, package: str) -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class RedisServer:
     """A ``redis-server`` of the test's own on 127.0.0.1, with AOF in a temporary folder.
 
@@ -51,7 +46,7 @@ class RedisServer:
     def __init__(self, *, appendonly: bool = True, password: str = "") -> None:
         self.binary = require_program("redis-server", "redis-server")
         self.password = password
-        self.port = _free_port()
+        self.port = free_port()
         self.appendonly = appendonly
         self._dir = tempfile.TemporaryDirectory(prefix="livegate-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -126,7 +121,7 @@ class NginxServer:
         from livegate.nginx_config import render
 
         self.binary = require_program("nginx", "nginx")
-        self.port = _free_port()
+        self.port = free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="livegate-nginx-")
         (Path(self._dir.name) / "temp").mkdir()
         self.conf = Path(self._dir.name) / "nginx.conf"
