@@ -97,3 +97,31 @@ async def test_a_football_viewer_joining_late_gets_the_whole_timeline(
     goals = [i for i in state["timeline"] if i["kind"] == "goal"]
     assert goals == [incidents[1]]
     await ws.close()
+
+
+def test_a_state_past_its_bound_refuses_the_update() -> None:
+    from typing import Any
+
+    import pytest
+
+    from livegate.gateway import InvalidUpdate, _next_state
+    from livegate.sports import MAX_STATE, get_sport
+
+    class Hoarder:  # a sport whose state grows by the update's text each time
+        name = "hoarder"
+
+        def validate(self, payload: dict[str, Any], previous: Any) -> list[Any]:
+            return []
+
+        def summary(self, payload: dict[str, Any]) -> str:
+            return ""
+
+        def fold(self, state: dict[str, Any] | None, payload: dict[str, Any]) -> dict[str, Any]:
+            return {"texts": [*(state or {}).get("texts", ()), payload["text"]]}
+
+    sport: Any = Hoarder()
+    state = _next_state(sport, None, {"text": "x" * (MAX_STATE // 2)})
+    assert state is not None
+    with pytest.raises(InvalidUpdate, match="match state would exceed"):
+        _next_state(sport, state, {"text": "x" * (MAX_STATE // 2)})
+    assert _next_state(get_sport("generic"), None, {"a": 1}) is None  # no state kept
