@@ -33,8 +33,9 @@ class ApiKey:
     digest: bytes
 
     def allows(self, action: str, event_id: str) -> bool:
-        """Whether this key may do ``action`` (``admin`` or ``publish``) on ``event_id``."""
-        if "admin" in self.scopes:
+        """Whether this key may do ``action`` (``admin``, ``publish`` or ``read``: any key
+        reads) on ``event_id``."""
+        if "admin" in self.scopes or action == "read":
             return True
         if action != "publish":
             return False

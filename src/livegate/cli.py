@@ -99,6 +99,31 @@ _SERVE_FLAGS = (
         "web origins whose pages may open a WebSocket besides the server's own: "
         "https://app.example.com, https://*.example.com or * (none; demo: also localhost)",
     ),
+    _Flag(
+        "viewer-auth",
+        str,
+        "off (tokens not read), optional (anonymous viewers watch and react; a token given "
+        "must be valid) or required (every join needs a token) (optional)",
+    ),
+    _Flag(
+        "token-hmac-secret",
+        str,
+        "HS256 secret of viewer tokens, at least 32 bytes (prefer the environment)",
+    ),
+    _Flag("token-public-key", str, "PEM file of the RS256/ES256 key of viewer tokens"),
+    _Flag(
+        "token-jwks-file",
+        str,
+        "JWKS file of viewer token keys by kid, for rotation; reloaded on SIGHUP",
+    ),
+    _Flag("token-audience", str, "a viewer token's aud must include this (not checked)"),
+    _Flag("token-issuer", str, "a viewer token's iss must equal this (not checked)"),
+    _Flag(
+        "web-token-url",
+        str,
+        'a path on this site where the web app gets a viewer token as {"token": ...} '
+        "(your login backend, behind the same host)",
+    ),
     _Flag("node-id", str, "names this node in /healthz, logs and viewer counts (hostname-pid)"),
     _Flag(
         "engine",

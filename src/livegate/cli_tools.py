@@ -1,4 +1,4 @@
-"""The client-side commands: ``publish``, ``events``, ``replay`` and ``watch``.
+"""The client-side commands: ``publish``, ``events``, ``replay``, ``watch`` and ``token``.
 
 They talk to a running gateway: ``--url`` (``LIVEGATE_URL``, default
 ``http://127.0.0.1:8080``) and, for writes, ``--api-key`` (``LIVEGATE_API_KEY``).
@@ -55,6 +55,11 @@ def add_tool_commands(commands: Any) -> None:
     create.add_argument("event", help="the event id")
     create.add_argument("--sport", required=True, help="cricket, chess, football, or generic")
     create.add_argument("--title", help="a title for people (default: the event id)")
+    create.add_argument(
+        "--private",
+        action="store_true",
+        help="viewers need a token that names the event (paid or private matches)",
+    )
     listing = actions.add_parser("list", help="list every event")
     show = actions.add_parser("show", help="show one event with its snapshot")
     show.add_argument("event")
@@ -91,6 +96,33 @@ def add_tool_commands(commands: Any) -> None:
     watch.add_argument("--url", default="ws://127.0.0.1:8080/ws", help="the WebSocket URL")
     watch.add_argument("--id", default="terminal-fan", help="the viewer id to join with")
     watch.add_argument("--json", action="store_true", help="print raw JSON lines")
+    watch.add_argument(
+        "--token",
+        default=os.environ.get("LIVEGATE_TOKEN"),
+        help="a viewer token (env LIVEGATE_TOKEN); the id is then the token's sub",
+    )
+
+    token = commands.add_parser(
+        "token",
+        help="mint a signed viewer token (for tests and small deployments)",
+        description="Print a viewer token (JWT) signed with the HMAC secret "
+        "(LIVEGATE_TOKEN_HMAC_SECRET or --secret-file) or a PEM private key "
+        "(--private-key, RS256 or ES256 by the key's type). A deployment with a login "
+        "system mints them there instead: docs/security.md.",
+    )
+    token.add_argument("--sub", required=True, help="the viewer id")
+    token.add_argument(
+        "--events",
+        action="append",
+        help="an event id or glob the viewer may join (repeatable; default: every public one)",
+    )
+    token.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 2d (default 1h)")
+    token.add_argument("--name", help="the display name shown with the viewer's comments")
+    token.add_argument("--aud", help="the audience claim")
+    token.add_argument("--iss", help="the issuer claim")
+    token.add_argument("--kid", help="the key id header (a JWKS key's kid)")
+    token.add_argument("--secret-file", help="read the HMAC secret from this file's first line")
+    token.add_argument("--private-key", help="a PEM private key file (RS256 or ES256)")
 
 
 def _print_json(value: Any) -> None:
@@ -122,7 +154,10 @@ async def _publish(args: argparse.Namespace) -> None:
 async def _events(args: argparse.Namespace) -> None:
     async with ApiClient(args.url, args.api_key) as api:
         if args.action == "create":
-            _print_json(await api.put_event(args.event, sport=args.sport, title=args.title))
+            extra = {"private": True} if args.private else {}
+            _print_json(
+                await api.put_event(args.event, sport=args.sport, title=args.title, **extra)
+            )
         elif args.action == "list":
             for event in await api.list_events():
                 print(
@@ -162,7 +197,9 @@ async def _replay(args: argparse.Namespace) -> None:
 async def _watch(args: argparse.Namespace) -> None:
     from livegate.client import connect
 
-    async with connect(args.url, id=args.id, event_id=args.event) as client:
+    # With a token the server takes the id from its sub.
+    user_id = None if args.token and args.id == "terminal-fan" else args.id
+    async with connect(args.url, id=user_id, event_id=args.event, token=args.token) as client:
         if args.json:
             async for message in client:
                 print(orjson.dumps(message).decode(), flush=True)
@@ -186,9 +223,70 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, None]]] 
 }
 
 
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def _parse_ttl(text: str) -> float:
+    """Seconds of ``90``, ``90s``, ``15m``, ``1h`` or ``2d``. Raises ValueError."""
+    unit = _TTL_UNITS.get(text[-1:], 0)
+    seconds = float(text[:-1] if unit else text) * (unit or 1)
+    if not 0 < seconds <= 366 * 86_400:
+        raise ValueError("the TTL must be more than 0 and at most a year")
+    return seconds
+
+
+def _token(args: argparse.Namespace) -> int:
+    import time
+
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from livegate.viewer_tokens import MIN_HMAC_SECRET_LEN, mint_token
+
+    key: str | bytes
+    if args.private_key:
+        pem = Path(args.private_key).read_bytes()
+        loaded = load_pem_private_key(pem, password=None)
+        algorithm = "ES256" if isinstance(loaded, EllipticCurvePrivateKey) else "RS256"
+        key = pem
+    else:
+        algorithm = "HS256"
+        if args.secret_file:
+            key = Path(args.secret_file).read_text(encoding="utf-8").splitlines()[0].strip()
+        else:
+            key = os.environ.get("LIVEGATE_TOKEN_HMAC_SECRET", "")
+        if len(key.encode()) < MIN_HMAC_SECRET_LEN:
+            raise ValueError(
+                "no HMAC secret of at least 32 bytes: set LIVEGATE_TOKEN_HMAC_SECRET (as for "
+                "the server), or give --secret-file or --private-key"
+            )
+    print(
+        mint_token(
+            sub=args.sub,
+            key=key,
+            algorithm=algorithm,
+            now=time.time(),
+            ttl=_parse_ttl(args.ttl),
+            events=args.events,
+            name=args.name,
+            audience=args.aud,
+            issuer=args.iss,
+            kid=args.kid,
+        )
+    )
+    return 0
+
+
 def run_tool(args: argparse.Namespace) -> int:
     """Run a client-side command; returns the exit code."""
     from livegate.client import ClientError
+
+    if args.command == "token":
+        try:
+            return _token(args)
+        except (ValueError, OSError, TypeError) as exc:
+            print(f"livegate token: {exc}", file=sys.stderr)
+            return 1
 
     try:
         asyncio.run(_COMMANDS[args.command](args))

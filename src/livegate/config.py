@@ -10,11 +10,17 @@ from livegate.engines import check_engine_url
 from livegate.moderation import CommentFilter
 from livegate.origins import OriginPolicy
 from livegate.protocol import valid_event_id
+from livegate.viewer_tokens import TokenVerifier
 
-__all__ = ["MIN_API_KEY_LEN", "Settings"]
+__all__ = ["MIN_API_KEY_LEN", "VIEWER_AUTH_MODES", "Settings"]
 
 MIN_API_KEY_LEN = 16
 """Shortest API key accepted: a 3-character key falls to brute force in seconds."""
+
+
+VIEWER_AUTH_MODES = ("off", "optional", "required")
+"""``off``: tokens are not read; ``optional``: anonymous viewers watch and react, a token
+given must be valid; ``required``: every join needs a valid token."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,31 @@ class Settings:
     """Also allow pages served from this machine (``livegate demo``)."""
     ended_retention: float = 86_400.0
     """Seconds an ended event stays (listed, joinable) before it is deleted."""
+    viewer_auth: str = "optional"
+    """One of :data:`VIEWER_AUTH_MODES`."""
+    token_hmac_secret: str = ""
+    """HS256 secret of viewer tokens (at least 32 bytes)."""
+    token_public_key: str = ""
+    """A PEM file: the RS256/ES256 public key of viewer tokens."""
+    token_jwks_file: str = ""
+    """A JWKS file: viewer token keys by ``kid`` (rotation), reloaded on SIGHUP."""
+    token_audience: str = ""
+    """If set, a viewer token's ``aud`` must include it."""
+    token_issuer: str = ""
+    """If set, a viewer token's ``iss`` must equal it."""
+    web_token_url: str = ""
+    """Where the web app gets a viewer token (same origin, e.g. ``/auth/livegate-token``):
+    the product's own login backend answers ``{"token": "..."}``."""
+
+    def token_verifier(self) -> TokenVerifier | None:
+        """The viewer token keys (None: none configured). Raises ValueError."""
+        return TokenVerifier.load(
+            hmac_secret=self.token_hmac_secret,
+            public_key_file=self.token_public_key,
+            jwks_file=self.token_jwks_file,
+            audience=self.token_audience,
+            issuer=self.token_issuer,
+        )
 
     def validate(self) -> None:
         if not 0 < self.port < 65536 and self.port != 0:
@@ -151,6 +182,17 @@ class Settings:
             load_key_file(self.api_keys_file)
         CommentFilter.load(self.blocked_words_file)
         check_engine_url(self.engine_url)
+        if self.web_token_url and not (
+            self.web_token_url.startswith("/") and not self.web_token_url.startswith("//")
+        ):
+            raise ValueError("the web token URL must be a path on this site, such as /auth/token")
+        if self.viewer_auth not in VIEWER_AUTH_MODES:
+            raise ValueError(f"viewer auth must be one of {', '.join(VIEWER_AUTH_MODES)}")
+        if self.token_verifier() is None and self.viewer_auth == "required":
+            raise ValueError(
+                "viewer auth 'required' needs a token key (--token-hmac-secret, "
+                "--token-public-key or --token-jwks-file)"
+            )
         if not (0 < len(self.engine_prefix) <= 64 and valid_event_id(self.engine_prefix)):
             raise ValueError(
                 "engine prefix must be 1 to 64 ASCII letters, digits or '-', '_', '.', ':'"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from livegate import protocol
 from livegate.ratelimit import TokenBucket
+from livegate.viewer_tokens import ViewerClaims
 
 __all__ = ["Closer", "Connection"]
 
@@ -40,9 +41,11 @@ class Connection:
         "message_bucket",
         "on_gone",
         "on_slow",
+        "private_event",
         "reaction_bucket",
         "transport",
         "user_id",
+        "viewer",
     )
 
     def __init__(
@@ -68,7 +71,10 @@ class Connection:
         self.on_slow = on_slow
         self.on_gone = on_gone
         self.user_id: str | None = None
+        self.viewer: ViewerClaims | None = None
+        """The token the joined event was joined with (None: anonymous)."""
         self.event_id: str | None = None
+        self.private_event = False
         self.bad_streak = 0
         self.closed = False
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import os
 import random
@@ -49,13 +50,17 @@ from livegate.protocol import CloseCode, ErrorCode, ProtocolError
 from livegate.ratelimit import TokenBucket
 from livegate.reactions import ReactionWindow
 from livegate.sports import MAX_STATE, FieldError, Sport, fold_state, get_sport
+from livegate.viewer_tokens import TokenRefused, TokenVerifier, ViewerClaims, event_allowed
 
-__all__ = ["Clock", "Conflict", "Gateway", "InvalidUpdate", "SystemClock"]
+__all__ = ["Clock", "Conflict", "Gateway", "InvalidUpdate", "SystemClock", "TooManyMutes"]
 
 log = logging.getLogger(__name__)
 
 MAX_EVENTS = 10_000
 """Events one engine holds; creating more is refused."""
+
+MAX_MUTES = 1000
+"""Viewers muted at once on one event; muting more is refused."""
 
 APPEND_ATTEMPTS = 5
 """Times an update is validated and appended when other updates of its event keep
@@ -72,6 +77,10 @@ class InvalidUpdate(Exception):
 
 class Conflict(Exception):
     """Other updates of the event kept being accepted while this one was checked."""
+
+
+class TooManyMutes(Exception):
+    """The event has :data:`MAX_MUTES` viewers muted already."""
 
 
 class Clock(Protocol):
@@ -126,6 +135,10 @@ class Gateway:
         )
         self.comments = CommentFilter.load(settings.blocked_words_file)
         """Reloaded on SIGHUP by the server (``reload_comment_filter``)."""
+        self.tokens: TokenVerifier | None = (
+            None if settings.viewer_auth == "off" else settings.token_verifier()
+        )
+        """Viewer token keys (None: tokens are not read); reloaded on SIGHUP."""
         self.hub = Hub(on_slow=self._on_slow, on_gone=self._on_gone)
         self.metrics = Metrics(
             viewers=self._local_viewer_counts,
@@ -147,6 +160,11 @@ class Gateway:
         self._partials: dict[str, ReactionWindow] = {}
         """Reactions other nodes reported per event, sent with this node's next window."""
         self._ended: set[str] = set()
+        self._mutes: dict[str, dict[str, int]] = {}
+        """Mutes in force (viewer id to end, ms) of each subscribed event."""
+        self._expiring: dict[int, set[Connection]] = {}
+        """Connections by the second their token expires; ``_expiry_heap`` orders them."""
+        self._expiry_heap: list[int] = []
         self._viewers_sent: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._resets: set[asyncio.Task[None]] = set()
@@ -159,6 +177,7 @@ class Gateway:
             protocol.Reaction: self._react,
             protocol.Ping: self._ping,
             protocol.Leave: self._leave_message,
+            protocol.Refresh: self._refresh,
         }
 
     # -- lifecycle -------------------------------------------------------------
@@ -253,6 +272,7 @@ class Gateway:
         conn.closed = True
         self.liveness.forget(conn)
         self.unjoined.forget(conn)
+        self._set_viewer(conn, None)
         if conn in self._connections:
             self._connections.discard(conn)
             self.metrics.connections.dec()
@@ -279,6 +299,12 @@ class Gateway:
     def reload_comment_filter(self) -> None:
         """Read ``--blocked-words`` again (SIGHUP). Raises ValueError; then the old stays."""
         self.comments = CommentFilter.load(self.settings.blocked_words_file)
+
+    def reload_token_keys(self) -> None:
+        """Read the viewer token keys again (SIGHUP: a rotated JWKS). Raises ValueError;
+        then the old keys stay. Connections keep the tokens they were accepted with."""
+        if self.settings.viewer_auth != "off":
+            self.tokens = self.settings.token_verifier()
 
     def _on_slow(self, conn: Connection) -> None:
         self.close_connection(conn, CloseCode.SLOW_CONSUMER, "slow_consumer", "slow consumer")
@@ -400,6 +426,13 @@ class Gateway:
         event_id = message.event_id
         if self.draining:
             return
+        identity = self._identify(conn, message)
+        if identity is None:
+            return
+        user_id, viewer = identity
+        if viewer is not None and not event_allowed(viewer, event_id, private=False):
+            self._forbidden(conn, event_id)  # before any engine work: not even existence
+            return
         if conn.event_id == event_id:
             await self._leave(conn)  # joined again: one membership, a fresh `joined`
             if not conn.closed:  # as after any leave, until this join succeeds
@@ -426,12 +459,20 @@ class Gateway:
                 conn, CloseCode.TRY_AGAIN_LATER, "engine_unavailable", "engine unavailable"
             )
             return
+        info = resume.event
+        private = info.meta.get("private") is True
+        if not event_allowed(viewer, event_id, private):
+            await self._join_failed(conn, event_id)
+            self._forbidden(conn, event_id)
+            return
         if conn.event_id is not None and not conn.closed:
             await self._leave(conn)  # the join succeeded: leave the previous event
         if conn.closed:
             await self._join_failed(conn, event_id)
             return
-        conn.user_id = message.id
+        conn.user_id = user_id
+        self._set_viewer(conn, viewer)
+        conn.private_event = private
         conn.event_id = event_id
         self.unjoined.forget(conn)
         live = totals.get(event_id, (0, 0))[0]
@@ -439,7 +480,6 @@ class Gateway:
         # From here to the end nothing awaits, so `joined` is the first message
         # the connection gets and the buffered ones follow in order.
         buffered = self.hub.promote(event_id, conn)
-        info = resume.event
         recovered, missed = resume.recovered, resume.missed
         if message.epoch is not None and message.epoch != info.epoch:
             # The client's seqs belong to another history of this event.
@@ -489,8 +529,111 @@ class Gateway:
                 recovered=recovered,
                 missed=missed,
                 state_json=info.state,
+                viewer=self._viewer_json(conn),
             ),
         )
+
+    def _viewer_json(self, conn: Connection) -> dict[str, Any] | None:
+        """``joined.viewer``: who a token made the viewer (None for an anonymous one)."""
+        viewer = conn.viewer
+        if viewer is None:
+            return None
+        body: dict[str, Any] = {"id": viewer.sub}
+        if viewer.name:
+            body["name"] = viewer.name
+        body["expiresIn"] = viewer.expires_in(self.clock.time_ms() / 1000)
+        return body
+
+    # -- viewer tokens -------------------------------------------------------------
+
+    def _identify(
+        self, conn: Connection, message: protocol.Join
+    ) -> tuple[str, ViewerClaims | None] | None:
+        """(viewer id, token claims or None) of a join, or None if it was refused.
+
+        A bad token, or none where one is required, gets its ``error`` and closes
+        the connection with 4001.
+        """
+        tokens = self.tokens
+        if tokens is None or message.token is None:
+            if tokens is not None and self.settings.viewer_auth == "required":
+                self._refuse_token(conn, ErrorCode.TOKEN_REQUIRED, "a token is required to join")
+                return None
+            if message.id is None:
+                self._bad_input(
+                    conn, ErrorCode.MISSING_FIELD, "'id' is required: this server reads no tokens"
+                )
+                return None
+            return message.id, None
+        try:
+            claims = tokens.verify(message.token, self.clock.time_ms() / 1000)
+        except TokenRefused as exc:
+            self._refuse_token(conn, exc.code, exc.message)
+            return None
+        if message.id is not None and message.id != claims.sub:
+            self._refuse_token(conn, ErrorCode.BAD_TOKEN, "'id' differs from the token's 'sub'")
+            return None
+        return claims.sub, claims
+
+    def _refuse_token(self, conn: Connection, code: str, message: str) -> None:
+        self._error(conn, code, message)
+        self.close_connection(conn, CloseCode.UNAUTHORIZED, "unauthorized", message)
+
+    def _forbidden(self, conn: Connection, event_id: str) -> None:
+        # Not bad input: the viewer may try another event on the same connection.
+        self._error(conn, ErrorCode.FORBIDDEN, f"your token does not let you join {event_id!r}")
+
+    def _set_viewer(self, conn: Connection, viewer: ViewerClaims | None) -> None:
+        """Make ``viewer`` the connection's token, and watch for its expiry."""
+        old = conn.viewer
+        if old is not None and old.exp is not None:
+            expiring = self._expiring.get(old.exp)
+            if expiring is not None:
+                expiring.discard(conn)
+        conn.viewer = viewer
+        if viewer is not None and viewer.exp is not None and not conn.closed:
+            expiring = self._expiring.get(viewer.exp)
+            if expiring is None:
+                expiring = self._expiring[viewer.exp] = set()
+                heapq.heappush(self._expiry_heap, viewer.exp)
+            expiring.add(conn)
+
+    def _close_expired(self) -> None:
+        """Close (4001) every connection whose token expired without a ``refresh``."""
+        now = self.clock.time_ms() / 1000
+        heap = self._expiry_heap
+        while heap and heap[0] <= now:
+            for conn in self._expiring.pop(heapq.heappop(heap), ()):
+                self._refuse_token(conn, ErrorCode.TOKEN_EXPIRED, "the token has expired")
+
+    async def _refresh(self, conn: Connection, message: protocol.Refresh, now: float) -> None:
+        tokens, current = self.tokens, conn.viewer
+        if tokens is None or current is None:
+            self._bad_input(
+                conn, ErrorCode.BAD_FIELD, "refresh needs a connection joined with a token"
+            )
+            return
+        try:
+            claims = tokens.verify(message.token, self.clock.time_ms() / 1000)
+        except TokenRefused as exc:
+            self._refuse_token(conn, exc.code, exc.message)
+            return
+        if claims.sub != current.sub:
+            self._refuse_token(conn, ErrorCode.BAD_TOKEN, "the new token has another 'sub'")
+            return
+        conn.bad_streak = 0
+        self._set_viewer(conn, claims)
+        self._send(
+            conn,
+            "refreshed",
+            protocol.encode_refreshed(claims.expires_in(self.clock.time_ms() / 1000)),
+        )
+        event_id = conn.event_id
+        if event_id is not None and not event_allowed(claims, event_id, conn.private_event):
+            await self._leave(conn)
+            if not conn.closed:
+                self.unjoined.touch(conn, now)
+            self._forbidden(conn, event_id)
 
     async def _join_failed(self, conn: Connection, event_id: str) -> None:
         """Undo a join that did not happen; the connection keeps the event it had."""
@@ -513,12 +656,15 @@ class Gateway:
             if event_id not in self._subscribed:
                 await self.engine.subscribe(event_id)
                 self._subscribed.add(event_id)
+                # After subscribing: a change from now on arrives as a `mutes` message.
+                self._mutes[event_id] = await self.engine.mutes(event_id, self.clock.time_ms())
 
     async def _maybe_unsubscribe(self, event_id: str) -> None:
         async with self._subscription_locks.hold(event_id):
             if event_id in self._subscribed and not self.hub.has_members(event_id):
                 self._subscribed.discard(event_id)
                 self._ended.discard(event_id)
+                self._mutes.pop(event_id, None)
                 with contextlib.suppress(EngineUnavailable):
                     await self.engine.unsubscribe(event_id)
 
@@ -541,6 +687,10 @@ class Gateway:
             return
         self.metrics.reactions.labels("accepted").inc()
         comment = message.comment
+        if comment and self._mutes.get(event_id, {}).get(user_id, 0) > self.clock.time_ms():
+            self.metrics.reactions.labels("comment_refused").inc()
+            self._error(conn, ErrorCode.MUTED, "you are muted on this event: comments not shown")
+            comment = None
         if comment and (why := self.comments.why(comment)) is not None:
             # The emoji still counts; the comment is shown to no one.
             self.metrics.reactions.labels("comment_refused").inc()
@@ -551,11 +701,19 @@ class Gateway:
             window = self._windows[event_id] = ReactionWindow(
                 self.settings.max_comment_samples, self.rng
             )
-        window.add(user_id, message.emoji, comment)
+        viewer = conn.viewer
+        window.add(
+            user_id,
+            message.emoji,
+            comment,
+            name=viewer.name if viewer is not None else None,
+            verified=viewer is not None,
+        )
 
     # -- timers ------------------------------------------------------------------
 
     async def _sweep_silent(self) -> None:
+        self._close_expired()
         now = self.clock.monotonic()
         for conn in self.liveness.expired(now, self.settings.heartbeat_timeout):
             self.close_connection(
@@ -641,6 +799,10 @@ class Gateway:
             kind = _message_type(payload)
             if kind == "partial":
                 self._merge_partial(event_id, payload)
+                return
+            if kind == "mutes":
+                if event_id in self._subscribed:
+                    self._mutes[event_id] = protocol.decode_mutes(payload)
                 return
             if kind == "ended":
                 self._ended.add(event_id)
@@ -770,6 +932,29 @@ class Gateway:
             self.events_version += 1
         return deleted
 
+    async def mute(self, event_id: str, viewer_id: str, seconds: float) -> int:
+        """Mute a viewer's comments on the event for ``seconds`` (on every node); returns
+        when the mute ends (ms). Raises UnknownEvent, TooManyMutes, EngineUnavailable."""
+        now = self.clock.time_ms()
+        mutes = await self.engine.mutes(event_id, now)
+        if viewer_id not in mutes and len(mutes) >= MAX_MUTES:
+            raise TooManyMutes(f"{MAX_MUTES} viewers are muted on {event_id!r} already")
+        until = now + round(seconds * 1000)
+        await self.engine.set_mute(event_id, viewer_id, until, now)
+        return until
+
+    async def unmute(self, event_id: str, viewer_id: str) -> bool:
+        """Lift a mute; whether the viewer was muted. Raises UnknownEvent, EngineUnavailable."""
+        now = self.clock.time_ms()
+        if viewer_id not in await self.engine.mutes(event_id, now):
+            return False
+        await self.engine.set_mute(event_id, viewer_id, 0, now)
+        return True
+
+    async def mutes(self, event_id: str) -> dict[str, int]:
+        """The event's mutes in force: viewer id to when each ends (ms)."""
+        return await self.engine.mutes(event_id, self.clock.time_ms())
+
     async def _forget_old_ended(self) -> None:
         """Delete events that ended more than ``ended_retention`` ago."""
         oldest = self.clock.time_ms() - round(self.settings.ended_retention * 1000)
@@ -783,8 +968,18 @@ _CLIENT_TYPES: dict[type, str] = {
     protocol.Reaction: "reaction",
     protocol.Ping: "ping",
     protocol.Leave: "leave",
+    protocol.Refresh: "refresh",
 }
-_SERVER_TYPES = ("joined", "score", "reactions", "viewers", "pong", "error", "ended")
+_SERVER_TYPES = (
+    "joined",
+    "score",
+    "reactions",
+    "viewers",
+    "pong",
+    "error",
+    "ended",
+    "refreshed",
+)
 _TYPE_START = len(b'{"type":"')
 
 

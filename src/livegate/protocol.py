@@ -44,16 +44,20 @@ __all__ = [
     "Ping",
     "ProtocolError",
     "Reaction",
+    "Refresh",
     "ScanStop",
+    "decode_mutes",
     "decode_reaction_partial",
     "encode",
     "encode_client",
     "encode_ended",
     "encode_error",
     "encode_joined",
+    "encode_mutes",
     "encode_pong",
     "encode_reaction_partial",
     "encode_reactions",
+    "encode_refreshed",
     "encode_score",
     "encode_viewers",
     "frame_close",
@@ -103,7 +107,8 @@ class CloseCode:
     HEARTBEAT_TIMEOUT: Final = 4000
     """Nothing was heard from the client within the heartbeat timeout."""
     UNAUTHORIZED: Final = 4001
-    """The credentials were refused; do not retry."""
+    """The token was refused (bad, expired, missing where required); do not retry with
+    the same token. A client that can get a new one may reconnect with it."""
     JOIN_TIMEOUT: Final = 4002
     """No successful join within the join timeout of connecting (or of leaving); reconnect."""
     RATE_LIMIT: Final = 4008
@@ -143,6 +148,19 @@ class ErrorCode:
     COMMENT_REFUSED: Final = "comment_refused"
     """A reaction's comment had a blocked word or a link: the emoji counted, the comment
     was not shown."""
+    MUTED: Final = "muted"
+    """The viewer is muted on this event: the emoji counted, the comment was not shown."""
+    FORBIDDEN: Final = "forbidden"
+    """The viewer's token does not allow this (a join outside its ``events``, a private
+    event without a token, a comment without a token where the server needs one);
+    the connection stays open."""
+    BAD_TOKEN: Final = "bad_token"
+    """The token is not valid (signature, audience, issuer, claims, ``sub`` differs from
+    the ``id``); the connection is then closed with 4001."""
+    TOKEN_EXPIRED: Final = "token_expired"
+    """The token has expired (or expired before a ``refresh`` replaced it); closed with 4001."""
+    TOKEN_REQUIRED: Final = "token_required"
+    """The server needs a token to join (``--viewer-auth required``); closed with 4001."""
 
 
 class ProtocolError(Exception):
@@ -169,7 +187,8 @@ class Join:
     for a recovery.
     """
 
-    id: str
+    id: str | None
+    """None only with a ``token``: the viewer id is then the token's ``sub``."""
     event_id: str
     since: int | None = None
     token: str | None = None
@@ -197,7 +216,14 @@ class Leave:
     """Leave the joined event and stay connected."""
 
 
-ClientMessage = Join | Reaction | Ping | Leave
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """A new token for the connection, sent before the current one expires."""
+
+    token: str
+
+
+ClientMessage = Join | Reaction | Ping | Leave | Refresh
 
 
 def parse_client_frame(text: str | bytes) -> ClientMessage:
@@ -256,7 +282,12 @@ def _depth(value: Any) -> int:
 
 
 def _parse_join(obj: Mapping[str, Any]) -> Join:
-    user_id = _required_identifier(obj, "id", MAX_USER_ID_LEN)
+    token = _optional_token(obj)
+    user_id = (
+        None
+        if token is not None and obj.get("id") is None
+        else _required_identifier(obj, "id", MAX_USER_ID_LEN)
+    )
     event_id = _required_identifier(obj, "eventId", MAX_EVENT_ID_LEN)
     if not valid_event_id(event_id):
         raise ProtocolError(
@@ -267,17 +298,30 @@ def _parse_join(obj: Mapping[str, Any]) -> Join:
         not isinstance(since, int) or isinstance(since, bool) or since < 0 or since >= 2**53
     ):
         raise ProtocolError(ErrorCode.BAD_FIELD, "'since' must be a non-negative integer")
-    token = obj.get("token")
-    if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_LEN):
-        raise ProtocolError(
-            ErrorCode.BAD_FIELD, f"'token' must be a string of at most {MAX_TOKEN_LEN}"
-        )
     epoch = obj.get("epoch")
     if epoch is not None and (not isinstance(epoch, str) or not 0 < len(epoch) <= MAX_EPOCH_LEN):
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"'epoch' must be a string of 1 to {MAX_EPOCH_LEN} characters"
         )
     return Join(id=user_id, event_id=event_id, since=since, token=token, epoch=epoch)
+
+
+def _optional_token(obj: Mapping[str, Any]) -> str | None:
+    token = obj.get("token")
+    if token is not None and (
+        not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LEN or not token.isascii()
+    ):
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD, f"'token' must be an ASCII string of 1 to {MAX_TOKEN_LEN}"
+        )
+    return token
+
+
+def _parse_refresh(obj: Mapping[str, Any]) -> Refresh:
+    token = _optional_token(obj)
+    if token is None:
+        raise ProtocolError(ErrorCode.MISSING_FIELD, "'token' is required")
+    return Refresh(token=token)
 
 
 def _parse_reaction(obj: Mapping[str, Any]) -> Reaction:
@@ -332,6 +376,7 @@ _PARSERS: Final[dict[str, Callable[[Mapping[str, Any]], ClientMessage]]] = {
     "reaction": _parse_reaction,
     "ping": _parse_ping,
     "leave": _parse_leave,
+    "refresh": _parse_refresh,
 }
 
 
@@ -398,8 +443,9 @@ def encode_client(message: ClientMessage) -> bytes:
     obj: dict[str, Any]
     match message:
         case Join():
-            obj = {"type": "join", "id": message.id, "eventId": message.event_id}
+            obj = {"type": "join", "eventId": message.event_id}
             for key, value in (
+                ("id", message.id),
                 ("since", message.since),
                 ("token", message.token),
                 ("epoch", message.epoch),
@@ -416,6 +462,8 @@ def encode_client(message: ClientMessage) -> bytes:
             obj = {"type": "ping"} if message.t is None else {"type": "ping", "t": message.t}
         case Leave():
             obj = {"type": "leave"}
+        case Refresh():
+            obj = {"type": "refresh", "token": message.token}
     return orjson.dumps(obj)
 
 
@@ -443,6 +491,7 @@ def encode_joined(
     recovered: bool | None = None,
     missed: Sequence[bytes] = (),
     state_json: bytes | None = None,
+    viewer: Mapping[str, Any] | None = None,
 ) -> bytes:
     """A ``joined`` message.
 
@@ -452,7 +501,9 @@ def encode_joined(
     payload as JSON (None before the first update). ``recovered`` is given
     only when the join carried ``since``; ``missed`` is then the encoded
     ``score`` messages after that seq, in order. ``state_json`` is the sport's
-    match state (the whole game so far) when the sport keeps one.
+    match state (the whole game so far) when the sport keeps one. ``viewer`` is
+    who the server takes the viewer to be (``id``, and from a token ``name`` and
+    ``expiresIn``, the token's seconds left), given when the join carried a token.
     """
     head: dict[str, Any] = {
         "type": "joined",
@@ -467,6 +518,8 @@ def encode_joined(
     }
     if recovered is not None:
         head["recovered"] = recovered
+    if viewer is not None:
+        head["viewer"] = viewer
     parts = [orjson.dumps(head)[:-1], b',"snapshot":', snapshot_json or b"null"]
     if state_json is not None:
         parts += [b',"state":', state_json]
@@ -549,9 +602,29 @@ def decode_reaction_partial(
     return node, counts, comments
 
 
+def encode_mutes(event_id: str, mutes: Mapping[str, int]) -> bytes:
+    """Every mute in force on an event (viewer id to when it ends, ms), for the nodes
+    (never sent to a client): each change of the mutes is sent whole."""
+    return orjson.dumps({"type": "mutes", "eventId": event_id, "mutes": mutes})
+
+
+def decode_mutes(payload: bytes) -> dict[str, int]:
+    """The mutes of an :func:`encode_mutes` message. Raises ValueError if it is not one."""
+    mutes = orjson.loads(payload).get("mutes")
+    if not isinstance(mutes, dict) or not all(isinstance(until, int) for until in mutes.values()):
+        raise ValueError("not a mutes message")
+    return mutes
+
+
 def encode_viewers(event_id: str, count: int) -> bytes:
     """A ``viewers`` message: the live viewer count of the event."""
     return orjson.dumps({"type": "viewers", "eventId": event_id, "count": count})
+
+
+def encode_refreshed(expires_in: int | None) -> bytes:
+    """A ``refreshed`` message: the ``refresh`` token was accepted; ``expiresIn`` is its
+    seconds left (null: it does not expire)."""
+    return orjson.dumps({"type": "refreshed", "expiresIn": expires_in})
 
 
 def encode_pong(t: Any, ts: int) -> bytes:

@@ -8,6 +8,7 @@ sampling, so memory stays bounded and every comment has the same chance).
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from livegate.protocol import REACTIONS_OTHER
 
@@ -26,15 +27,30 @@ class ReactionWindow:
         self.max_comments = max_comments
         self._rng = rng
         self.counts: dict[str, int] = {}
-        self.comments: list[dict[str, str]] = []
+        self.comments: list[dict[str, Any]] = []
         self._seen_comments = 0
 
-    def add(self, user_id: str, emoji: str, comment: str | None) -> None:
+    def add(
+        self,
+        user_id: str,
+        emoji: str,
+        comment: str | None,
+        *,
+        name: str | None = None,
+        verified: bool = False,
+    ) -> None:
+        """Count ``emoji``; sample ``comment`` with who wrote it. ``verified`` says the id
+        (and ``name``, the display name) came from a signed token, not from the client."""
         emoji = self._count(emoji, 1)
         if comment:
-            self._sample({"id": user_id, "emoji": emoji, "comment": comment})
+            item: dict[str, Any] = {"id": user_id, "emoji": emoji, "comment": comment}
+            if verified:
+                item["verified"] = True
+                if name:
+                    item["name"] = name
+            self._sample(item)
 
-    def merge(self, counts: dict[str, int], comments: list[dict[str, str]]) -> None:
+    def merge(self, counts: dict[str, int], comments: list[dict[str, Any]]) -> None:
         """Add another window's aggregate (another node's partial) to this one."""
         for emoji, count in counts.items():
             if isinstance(emoji, str) and isinstance(count, int) and count > 0:
@@ -50,7 +66,7 @@ class ReactionWindow:
         counts[emoji] = counts.get(emoji, 0) + count
         return emoji
 
-    def _sample(self, item: dict[str, str]) -> None:
+    def _sample(self, item: dict[str, Any]) -> None:
         self._seen_comments += 1
         if len(self.comments) < self.max_comments:
             self.comments.append(item)
@@ -62,7 +78,7 @@ class ReactionWindow:
     def __bool__(self) -> bool:
         return bool(self.counts)
 
-    def drain(self) -> tuple[dict[str, int], list[dict[str, str]]]:
+    def drain(self) -> tuple[dict[str, int], list[dict[str, Any]]]:
         """Return the window's counts and comment sample and start a new window."""
         counts, comments = self.counts, self.comments
         self.counts, self.comments, self._seen_comments = {}, [], 0

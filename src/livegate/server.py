@@ -29,7 +29,7 @@ from livegate.clientaddr import ClientAddresses, parse_networks
 from livegate.config import Settings
 from livegate.engines import EngineUnavailable, EventEnded, EventInfo, EventsFull, UnknownEvent
 from livegate.fdlimit import current_fd_limit, default_max_connections, raise_fd_limit
-from livegate.gateway import Conflict, Gateway, InvalidUpdate
+from livegate.gateway import Conflict, Gateway, InvalidUpdate, TooManyMutes
 from livegate.metrics import CONTENT_TYPE
 from livegate.origins import LOCALHOST_ORIGINS, OriginPolicy
 from livegate.protocol import CloseCode
@@ -330,7 +330,15 @@ async def _read_json_object(request: web.Request, limit: int) -> tuple[dict[str,
         raise ApiError(400, "too_deep", "body nests too deeply") from None
 
 
-def _event_json(info: EventInfo, *, snapshot: bool = True) -> dict[str, Any]:
+def _is_private(info: EventInfo) -> bool:
+    """A private event (``"private": true`` when created) is joined with a token that
+    names it; its score is read through the API only with an API key."""
+    return info.meta.get("private") is True
+
+
+def _event_json(info: EventInfo, *, snapshot: bool = True, reveal: bool = True) -> dict[str, Any]:
+    """The API's view of an event; ``reveal=False`` leaves out a private event's score."""
+    reveal = reveal or not _is_private(info)
     body: dict[str, Any] = {
         "eventId": info.event_id,
         "sport": info.sport,
@@ -342,11 +350,11 @@ def _event_json(info: EventInfo, *, snapshot: bool = True) -> dict[str, Any]:
         "createdAt": info.created_at,
         "updatedAt": info.updated_at,
         "meta": info.meta,
-        "summary": _summary(info),
+        "summary": _summary(info) if reveal else "",
     }
-    if info.result is not None:
+    if info.result is not None and reveal:
         body["result"] = info.result
-    if snapshot:
+    if snapshot and reveal:
         body["snapshot"] = orjson.Fragment(info.snapshot) if info.snapshot else None
         if info.state is not None:
             body["state"] = orjson.Fragment(info.state)
@@ -392,6 +400,8 @@ async def put_event(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_field", "'sport' must be a lowercase word such as 'cricket'")
     if title is not None and (not isinstance(title, str) or not 0 < len(title) <= MAX_TITLE):
         raise ApiError(400, "bad_field", f"'title' must be a string of 1 to {MAX_TITLE} characters")
+    if body.get("private", False) not in (True, False):
+        raise ApiError(400, "bad_field", "'private' must be true or false")
     if len(orjson.dumps(body)) > MAX_META:
         raise ApiError(413, "too_large", f"the event's other fields (meta) exceed {MAX_META} bytes")
     gateway = _gateway(request)
@@ -461,6 +471,64 @@ async def delete_event(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+MAX_MUTE_SECONDS = 7 * 86_400
+"""Longest mute: a week (a match is over long before)."""
+
+
+async def _moderated_event(request: web.Request) -> str:
+    """The path's event, for a key that may publish to it (its scorer) or an admin key."""
+    _require_api_key(request, "publish", request.match_info["event_id"])
+    return _event_id(request)
+
+
+async def list_mutes(request: web.Request) -> web.Response:
+    """``GET /api/events/{id}/mutes``: the viewers muted now and when each mute ends."""
+    event_id = await _moderated_event(request)
+    try:
+        mutes = await _gateway(request).mutes(event_id)
+    except UnknownEvent:
+        raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
+    return _json({"mutes": [{"id": viewer, "until": until} for viewer, until in mutes.items()]})
+
+
+async def add_mute(request: web.Request) -> web.Response:
+    """``POST /api/events/{id}/mutes {"id": viewer, "seconds": N}``: drop the viewer's
+    comments on this event, on every node, for N seconds (their emoji still count)."""
+    event_id = await _moderated_event(request)
+    body, _ = await _read_json_object(request, MAX_END_BODY)
+    viewer_id, seconds = body.get("id"), body.get("seconds")
+    if not (isinstance(viewer_id, str) and 0 < len(viewer_id) <= protocol.MAX_USER_ID_LEN):
+        raise ApiError(
+            400, "bad_field", f"'id' must be a viewer id of 1 to {protocol.MAX_USER_ID_LEN}"
+        )
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not 0 < seconds <= MAX_MUTE_SECONDS
+    ):
+        raise ApiError(400, "bad_field", f"'seconds' must be a number from 1 to {MAX_MUTE_SECONDS}")
+    try:
+        until = await _gateway(request).mute(event_id, viewer_id, float(seconds))
+    except UnknownEvent:
+        raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
+    except TooManyMutes as exc:
+        raise ApiError(507, "too_many_mutes", str(exc)) from None
+    return _json({"id": viewer_id, "until": until})
+
+
+async def remove_mute(request: web.Request) -> web.Response:
+    """``DELETE /api/events/{id}/mutes/{viewer}``: lift a mute (204; 404 if none)."""
+    event_id = await _moderated_event(request)
+    viewer_id = request.match_info["viewer_id"]
+    try:
+        lifted = await _gateway(request).unmute(event_id, viewer_id)
+    except UnknownEvent:
+        raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
+    if not lifted:
+        raise ApiError(404, "not_muted", f"{viewer_id!r} is not muted on {event_id!r}")
+    return web.Response(status=204)
+
+
 def _list_query(request: web.Request) -> tuple[str | None, int, str | None]:
     query = request.query
     status = query.get("status")
@@ -490,7 +558,7 @@ async def _list_page(gateway: Gateway, status: str | None, limit: int, cursor: s
     more = start + limit < len(events)
     return orjson.dumps(
         {
-            "events": [_event_json(info, snapshot=False) for info in page],
+            "events": [_event_json(info, snapshot=False, reveal=False) for info in page],
             "next": page[-1].event_id if more and page else None,
         }
     )
@@ -529,14 +597,26 @@ async def _read_event(request: web.Request) -> EventInfo:
     return info
 
 
+def _may_read_private(request: web.Request) -> bool:
+    """Whether a read may see a private event's score: it carries a valid API key
+    (any scope). A wrong key is a 401 and counts as a failed guess, as on writes."""
+    if "Authorization" not in request.headers:
+        return False
+    _require_api_key(request, "read")
+    return True
+
+
 async def get_event(request: web.Request) -> web.Response:
-    return _json(_event_json(await _read_event(request)))
+    info = await _read_event(request)
+    return _json(_event_json(info, reveal=not _is_private(info) or _may_read_private(request)))
 
 
 async def event_pgn(request: web.Request) -> web.Response:
     """``GET /api/events/{id}/pgn``: a chess event's game so far, as PGN."""
     info = await _read_event(request)
     event_id = info.event_id
+    if _is_private(info) and not _may_read_private(request):
+        raise ApiError(403, "forbidden", f"event {event_id!r} is private: read it with an API key")
     export = getattr(get_sport(info.sport), "pgn", None)
     if export is None:
         raise ApiError(404, "no_pgn", f"event {event_id!r} is not a chess game")
@@ -564,6 +644,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def api_index(request: web.Request) -> web.Response:
+    """Where things are, and what the web app needs to know to get a viewer token."""
+    gateway = _gateway(request)
     return _json(
         {
             "service": "livegate",
@@ -572,6 +654,8 @@ async def api_index(request: web.Request) -> web.Response:
             "events": "/api/events",
             "app": "/",
             "scorer": "/scorer",
+            "viewerAuth": "off" if gateway.tokens is None else gateway.settings.viewer_auth,
+            "tokenUrl": gateway.settings.web_token_url or None,
         }
     )
 
@@ -800,6 +884,9 @@ def create_app(gateway: Gateway, limits: NodeLimits | None = None) -> web.Applic
     app.router.add_post("/api/events/{event_id}/updates", publish_update)
     app.router.add_post("/api/events/{event_id}/end", end_event)
     app.router.add_delete("/api/events/{event_id}", delete_event)
+    app.router.add_get("/api/events/{event_id}/mutes", list_mutes)
+    app.router.add_post("/api/events/{event_id}/mutes", add_mute)
+    app.router.add_delete("/api/events/{event_id}/mutes/{viewer_id}", remove_mute)
     return app
 
 
@@ -865,7 +952,8 @@ async def run(
         loop.add_signal_handler(sig, stop.set)
 
     def reload_files() -> None:
-        """SIGHUP: the API keys and the blocked words again; a broken file keeps the old."""
+        """SIGHUP: the API keys, blocked words and token keys again; a broken file keeps
+        the old."""
         try:
             limits.keys = _key_ring(settings)
             log.warning("SIGHUP: reloaded %d API keys", len(limits.keys.keys))
@@ -876,6 +964,11 @@ async def run(
             log.warning("SIGHUP: reloaded %d blocked words", len(gateway.comments.words))
         except ValueError as exc:
             log.error("SIGHUP: kept the old blocked words: %s", exc)
+        try:
+            gateway.reload_token_keys()
+            log.warning("SIGHUP: reloaded the viewer token keys")
+        except ValueError as exc:
+            log.error("SIGHUP: kept the old viewer token keys: %s", exc)
 
     loop.add_signal_handler(signal.SIGHUP, reload_files)
     side_task: asyncio.Task[None] | None = None

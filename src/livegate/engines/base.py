@@ -29,6 +29,10 @@ Guarantees every engine gives:
   instead and carries on after the newest seq: the node must then send its
   viewers the snapshot again. ``ended`` follows the event's last ``score``.
   Other messages (:meth:`Engine.publish`) are at most once.
+- **Mutes.** ``set_mute`` stores a viewer's mute with the event (deleted with it)
+  and sends every subscribed node a ``mutes`` message holding all the event's
+  mutes in force (:func:`livegate.protocol.encode_mutes`); a node that missed one
+  gets the whole set again within the position check (Redis).
 - **Resume.** ``since`` answers ``recovered=True`` with every score message
   after the given seq, in order, when all of them are still held and there are
   at most ``max_messages`` of them; else ``recovered=False`` and no messages.
@@ -243,6 +247,19 @@ class Engine(Protocol):
         """Forget the event, its history and state; its subscribers get ``ended`` first
         if it had not ended. Returns whether it existed. A new event may take the id
         (with a new epoch)."""
+        ...
+
+    async def set_mute(self, event_id: str, viewer_id: str, until: int, now: int) -> dict[str, int]:
+        """Mute ``viewer_id``'s comments on the event until ``until`` (ms since the
+        epoch; ``until <= now`` lifts the mute) and send the event's subscribers the
+        mutes in force, which it returns. Raises UnknownEvent, EngineUnavailable."""
+        ...
+
+    async def mutes(self, event_id: str, now: int) -> dict[str, int]:
+        """The event's mutes in force at ``now``: viewer id to when it ends (ms).
+
+        Raises UnknownEvent, EngineUnavailable.
+        """
         ...
 
     async def publish(self, event_id: str, message: bytes) -> None:

@@ -39,6 +39,8 @@ class _Event:
     history: deque[bytes]
     idempotency: OrderedDict[bytes, tuple[int, int]] = field(default_factory=OrderedDict)
     """Key digest to (seq, ts), oldest first."""
+    mutes: dict[str, int] = field(default_factory=dict)
+    """Viewer id to when its mute ends (ms); expired ones are dropped at the next change."""
 
 
 def _replace_info(event: _Event, info: EventInfo) -> EventInfo:
@@ -101,6 +103,9 @@ class MemoryEngine:
 
     async def _store_delete(self, event_id: str) -> None:
         """Forget everything kept of the event."""
+
+    async def _store_mute(self, event_id: str, viewer_id: str, until: int, now: int) -> None:
+        """Keep a viewer's mute (``until <= now``: forget it, and those expired)."""
 
     def _one_change(self, event_id: str) -> contextlib.AbstractAsyncContextManager[object]:
         """Held around each change of an event (create/update, append, end, delete).
@@ -250,6 +255,23 @@ class MemoryEngine:
             if event.info.status != "ended" and event_id in self._subscribed:
                 self._on_message(event_id, protocol.encode_ended(event_id))
             return True
+
+    async def set_mute(self, event_id: str, viewer_id: str, until: int, now: int) -> dict[str, int]:
+        async with self._one_change(event_id):
+            event = self._get(event_id)
+            await self._store_mute(event_id, viewer_id, until, now)
+            mutes = {viewer: end for viewer, end in event.mutes.items() if end > now}
+            if until > now:
+                mutes[viewer_id] = until
+            else:
+                mutes.pop(viewer_id, None)
+            event.mutes = mutes
+            if event_id in self._subscribed:
+                self._on_message(event_id, protocol.encode_mutes(event_id, mutes))
+            return dict(mutes)
+
+    async def mutes(self, event_id: str, now: int) -> dict[str, int]:
+        return {viewer: end for viewer, end in self._get(event_id).mutes.items() if end > now}
 
     async def publish(self, event_id: str, message: bytes) -> None:
         if event_id in self._subscribed:

@@ -12,6 +12,8 @@ Keys (``P`` is ``--engine-prefix``; every key of one event carries the hash tag
 ``P:{e}:hist``             stream  score messages, id ``seq-0``, ``MAXLEN ~`` history
 ``P:{e}:idem:<digest>``    string  ``seq:ts`` of a key's first append, ``PX`` its TTL
 ``P:{e}:viewers``          hash    node id → ``count:expires_ms``
+``P:{e}:mutes``            hash    viewer id → when its mute ends (ms); ``mutes_v`` in
+                                   ``P:{e}:ev`` counts its changes
 ``P:{e}:ch``               channel ``S<seq> <score>``, ``E<seq> <ended>``, ``P <partial>``
 ``P:events``               zset    every event id by creation time (the registry)
 =========================  ======  =============================================
@@ -177,8 +179,35 @@ if status ~= 'ended' then
   local seq = redis.call('HGET', ev, 'seq')
   redis.call('PUBLISH', ARGV[1], 'E' .. seq .. ' ' .. ARGV[2])
 end
-redis.call('DEL', ev, KEYS[2], KEYS[3])
+redis.call('DEL', unpack(KEYS))
 return 1
+"""
+
+_MUTE = """
+local ev, mk = KEYS[1], KEYS[2]
+if redis.call('EXISTS', ev) == 0 then return {'unknown'} end
+local now = tonumber(ARGV[2])
+if tonumber(ARGV[3]) > now then
+  redis.call('HSET', mk, ARGV[1], ARGV[3])
+else
+  redis.call('HDEL', mk, ARGV[1])
+end
+local all = redis.call('HGETALL', mk)
+local out = {'ok'}
+local latest = 0
+for i = 1, #all, 2 do
+  local ends = tonumber(all[i + 1])
+  if ends <= now then
+    redis.call('HDEL', mk, all[i])
+  else
+    table.insert(out, all[i])
+    table.insert(out, all[i + 1])
+    if ends > latest then latest = ends end
+  end
+end
+if latest > 0 then redis.call('PEXPIREAT', mk, latest) end
+redis.call('HINCRBY', ev, 'mutes_v', 1)
+return out
 """
 
 _VIEWERS = """
@@ -265,6 +294,9 @@ class _Subscription:
     queue: list[tuple[str, int, bytes]] = field(default_factory=list)
     """(kind, seq, message) that arrived while filling, in arrival order."""
     confirmed: asyncio.Future[None] | None = None
+    mutes_version: bytes | None = None
+    """The event's ``mutes_v`` when last read: a change means a ``mutes`` message may
+    have been lost, so the set is read and delivered again."""
 
 
 class _PubSub(PubSub):
@@ -372,6 +404,7 @@ class RedisEngine:
                 ("end", _END),
                 ("delete", _DELETE),
                 ("viewers", _VIEWERS),
+                ("mute", _MUTE),
             ):
                 sha = await self._client.script_load(source)
                 self._scripts[name] = (source, sha)
@@ -562,12 +595,35 @@ class RedisEngine:
     async def delete(self, event_id: str) -> bool:
         existed = await self._script(
             "delete",
-            [self._key(event_id, k) for k in ("ev", "hist", "viewers")],
+            [self._key(event_id, k) for k in ("ev", "hist", "viewers", "mutes")],
             [self._channel(event_id), protocol.encode_ended(event_id)],
         )
         # Idempotency keys are left to expire (their names cannot be listed cheaply).
         await self._call(self._client.zrem(self._registry, event_id))
         return bool(existed)
+
+    async def set_mute(self, event_id: str, viewer_id: str, until: int, now: int) -> dict[str, int]:
+        reply = await self._script(
+            "mute",
+            [self._key(event_id, "ev"), self._key(event_id, "mutes")],
+            [viewer_id, now, until],
+        )
+        if reply[0] == b"unknown":
+            raise UnknownEvent(event_id)
+        mutes = _mutes(_pairs(reply[1:]), now)
+        # Sent apart from the script (whose PUBLISH would need the set encoded in Lua);
+        # a node that misses it reads the set again at its position check (mutes_v).
+        await self.publish(event_id, protocol.encode_mutes(event_id, mutes))
+        return mutes
+
+    async def mutes(self, event_id: str, now: int) -> dict[str, int]:
+        pipe = self._client.pipeline(transaction=True)
+        pipe.exists(self._key(event_id, "ev"))
+        pipe.hgetall(self._key(event_id, "mutes"))
+        exists, fields = await self._call(pipe.execute(), 2)
+        if not exists:
+            raise UnknownEvent(event_id)
+        return _mutes(fields, now)
 
     async def publish(self, event_id: str, message: bytes) -> None:
         await self._call(self._client.publish(self._channel(event_id), b"P " + message))
@@ -613,7 +669,7 @@ class RedisEngine:
             async with asyncio.timeout(COMMAND_TIMEOUT):
                 await sub.confirmed
             fields = await self._call(
-                self._client.hmget(self._key(event_id, "ev"), "seq", "status")
+                self._client.hmget(self._key(event_id, "ev"), "seq", "status", "mutes_v")
             )
         except (EngineUnavailable, TimeoutError):
             self._subs.pop(event_id, None)
@@ -622,6 +678,7 @@ class RedisEngine:
             raise EngineUnavailable("Redis did not confirm the subscription") from None
         sub.last = int(fields[0] or 0)
         sub.ended = fields[1] == b"ended"
+        sub.mutes_version = fields[2]
         self._drain_queue(event_id, sub)
 
     async def unsubscribe(self, event_id: str) -> None:
@@ -790,17 +847,29 @@ class RedisEngine:
             return
         pipe = self._client.pipeline(transaction=False)
         for event_id, _sub in subs:
-            pipe.hmget(self._key(event_id, "ev"), "seq", "status", "result")
+            pipe.hmget(self._key(event_id, "ev"), "seq", "status", "result", "mutes_v")
         replies = await self._call(pipe.execute(), len(subs))
-        for (event_id, sub), (seq, status, result) in zip(subs, replies, strict=True):
+        stale_mutes = []
+        for (event_id, sub), (seq, status, result, mutes_version) in zip(
+            subs, replies, strict=True
+        ):
             if self._subs.get(event_id) is not sub or sub.filling or seq is None:
                 continue
+            if mutes_version != sub.mutes_version:
+                sub.mutes_version = mutes_version
+                stale_mutes.append(event_id)
             queued = []
             if status == b"ended" and not sub.ended:
                 ended = protocol.encode_ended(event_id, result.decode() if result else None)
                 queued.append(("ended", int(seq), ended))
             if int(seq) > sub.last or queued:
                 self._start_fill(event_id, sub, queued)
+        now = time.time_ns() // 1_000_000
+        for event_id in stale_mutes:
+            with contextlib.suppress(UnknownEvent):
+                mutes = await self.mutes(event_id, now)
+                if event_id in self._subs:
+                    self._on_message(event_id, protocol.encode_mutes(event_id, mutes))
 
 
 def _score_parts(event_id: str, now: int) -> tuple[bytes, bytes]:
@@ -812,6 +881,11 @@ def _score_parts(event_id: str, now: int) -> tuple[bytes, bytes]:
     encoded = protocol.encode_score(event_id, marker, now, b"")
     head, _, rest = encoded.partition(str(marker).encode())
     return head, rest[:-1]
+
+
+def _mutes(fields: dict[bytes, bytes], now: int) -> dict[str, int]:
+    mutes = {viewer.decode(): int(until) for viewer, until in fields.items()}
+    return {viewer: until for viewer, until in mutes.items() if until > now}
 
 
 def _duplicate(seen: bytes) -> AppendResult:

@@ -73,6 +73,12 @@ CREATE TABLE IF NOT EXISTS history (
     message BLOB NOT NULL,
     PRIMARY KEY (event_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mutes (
+    event_id TEXT NOT NULL,
+    viewer_id TEXT NOT NULL,
+    until_ms INTEGER NOT NULL,
+    PRIMARY KEY (event_id, viewer_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS idempotency (
     event_id TEXT NOT NULL,
     digest BLOB NOT NULL,
@@ -94,6 +100,8 @@ ON CONFLICT (event_id) DO UPDATE SET
 """
 
 _Op = tuple[str, Sequence[Any]]
+_Loaded = tuple[EventInfo, list[bytes], list[tuple[bytes, tuple[int, int]]], dict[str, int]]
+"""An event read back at start: info, history, idempotency keys by age, mutes."""
 
 
 def parse_sqlite_url(url: str) -> tuple[str, str]:
@@ -163,16 +171,15 @@ class SqliteEngine(MemoryEngine):
         except (sqlite3.Error, OSError) as exc:
             hint = " (another livegate node has it open)" if "locked" in str(exc) else ""
             raise EngineUnavailable(f"cannot open SQLite file {self.path!r}: {exc}{hint}") from None
-        for info, history, keys in rows:
+        for info, history, keys, mutes in rows:
             event = _Event(info, deque(history, maxlen=self.options.history_size))
             event.idempotency = OrderedDict(keys)
+            event.mutes = mutes
             self._events[info.event_id] = event
         await super().start(on_message, on_reset)
         self._pruner = asyncio.create_task(self._prune_forever(), name="sqlite-prune")
 
-    def _open_and_load(
-        self,
-    ) -> list[tuple[EventInfo, list[bytes], list[tuple[bytes, tuple[int, int]]]]]:
+    def _open_and_load(self) -> list[_Loaded]:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA locking_mode = EXCLUSIVE")
@@ -191,9 +198,7 @@ class SqliteEngine(MemoryEngine):
         self._db = db
         return loaded
 
-    def _load(
-        self, db: sqlite3.Connection
-    ) -> list[tuple[EventInfo, list[bytes], list[tuple[bytes, tuple[int, int]]]]]:
+    def _load(self, db: sqlite3.Connection) -> list[_Loaded]:
         options = self.options
         loaded = []
         for row in db.execute(
@@ -229,7 +234,13 @@ class SqliteEngine(MemoryEngine):
                 " ORDER BY ts DESC LIMIT ?",
                 (info.event_id, options.idempotency_keys),
             ).fetchall()
-            loaded.append((info, history, [(bytes(d), (seq, ts)) for d, seq, ts in reversed(keys)]))
+            mutes = dict(
+                db.execute(
+                    "SELECT viewer_id, until_ms FROM mutes WHERE event_id = ?", (info.event_id,)
+                ).fetchall()
+            )
+            keys_by_age = [(bytes(d), (seq, ts)) for d, seq, ts in reversed(keys)]
+            loaded.append((info, history, keys_by_age, mutes))
         return loaded
 
     # -- writes: one transaction per batch, on the writer thread -------------------
@@ -326,9 +337,23 @@ class SqliteEngine(MemoryEngine):
         await self._durable(
             [
                 (f"DELETE FROM {table} WHERE event_id = ?", (event_id,))
-                for table in ("events", "history", "idempotency")
+                for table in ("events", "history", "idempotency", "mutes")
             ]
         )
+
+    async def _store_mute(self, event_id: str, viewer_id: str, until: int, now: int) -> None:
+        ops: list[_Op] = [
+            ("DELETE FROM mutes WHERE event_id = ? AND until_ms <= ?", (event_id, now))
+        ]
+        if until > now:
+            ops.append(
+                ("INSERT OR REPLACE INTO mutes VALUES (?, ?, ?)", (event_id, viewer_id, until))
+            )
+        else:
+            ops.append(
+                ("DELETE FROM mutes WHERE event_id = ? AND viewer_id = ?", (event_id, viewer_id))
+            )
+        await self._durable(ops)
 
     async def _prune_forever(self) -> None:
         while True:
