@@ -25,6 +25,15 @@ Contract:
   :data:`~livegate.protocol.CLIENT_CLOSE_CODES_NO_RETRY` (4001, 1008), waiting
   ``rng.uniform(0, min(cap, base * 2**attempt))`` seconds before each attempt
   (exponential backoff with full jitter; ``attempt`` restarts at 0 after a join).
+- Tokens: ``token`` is sent with every join; or ``get_token`` (an async function
+  returning a token, or None to join without one) is awaited before every
+  connection attempt and again before the token expires (at four fifths of
+  ``joined.viewer.expiresIn``), and the new token sent as a ``refresh``. With
+  ``get_token`` a 4001 close (an expired or refused token) reconnects with a
+  fresh token, unless the attempt after it is refused with 4001 again, which
+  ends iteration with :class:`Unauthorized`. A join refused with ``forbidden``
+  (the token does not cover the event) is never retried. ``id`` may be left out
+  with a token: the server takes it from the token's ``sub``.
 - A reconnect joins with ``since=last_seq``. If the server recovers, the scores
   missed meanwhile are yielded in order and the ``joined`` is not; if it cannot,
   the new ``joined`` (carrying the current snapshot) is yielded so the
@@ -35,7 +44,8 @@ Contract:
   history of the event started again (a restart with the memory store) answers
   ``recovered: false`` even when it has counted past ``last_seq`` again.
 - Iteration yields decoded server messages as dicts: ``joined``, ``score``,
-  ``reactions``, ``viewers``, ``ended`` and ``error``; ``pong`` is consumed. Within
+  ``reactions``, ``viewers``, ``ended`` and ``error``; ``pong`` and ``refreshed`` are
+  consumed. Within
   one server history every ``score`` is yielded once, in increasing ``seq``; a
   score whose seq is not above :attr:`Client.last_seq` is dropped, and one that
   skips ahead makes the client rejoin with ``since=last_seq`` so the gap is
@@ -67,6 +77,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, TypeGuard
@@ -78,10 +89,12 @@ from livegate.protocol import (
     CLIENT_CLOSE_CODES_NO_RETRY,
     ClientMessage,
     CloseCode,
+    ErrorCode,
     Join,
     Ping,
     ProtocolError,
     Reaction,
+    Refresh,
     encode_client,
     parse_client_frame,
 )
@@ -97,6 +110,7 @@ __all__ = [
     "NotConnected",
     "PolicyViolation",
     "State",
+    "TokenSource",
     "Unauthorized",
     "connect",
 ]
@@ -105,6 +119,12 @@ _log = logging.getLogger(__name__)
 
 State = Literal["connecting", "connected", "reconnecting", "closed"]
 """The client's connection state, as :attr:`Client.state` reports it."""
+
+TokenSource = Callable[[], Awaitable[str | None]]
+"""Gets a fresh viewer token (None: join without one), e.g. from the product's backend."""
+
+REFRESH_AT: Final = 0.8
+"""A token is refreshed when this share of its lifetime (``expiresIn``) has passed."""
 
 # -- exceptions -----------------------------------------------------------------
 
@@ -219,14 +239,18 @@ _CLOSED_TYPES: Final = frozenset(
     }
 )
 _NORMAL_CLOSURE: Final = 1000
+_TOKEN_REFUSALS: Final = frozenset(
+    {ErrorCode.BAD_TOKEN, ErrorCode.TOKEN_EXPIRED, ErrorCode.TOKEN_REQUIRED}
+)
 
 
 def connect(
     url: str,
     *,
-    id: str,
+    id: str | None = None,
     event_id: str,
     token: str | None = None,
+    get_token: TokenSource | None = None,
     backoff: Backoff | None = None,
     rng: random.Random | None = None,
     session: aiohttp.ClientSession | None = None,
@@ -237,7 +261,8 @@ def connect(
     """A client for ``event_id`` at ``url``; use it as ``async with connect(...) as client``.
 
     ``url`` is the WebSocket URL (``ws://host:8080/ws``); ``id`` is the viewer's user id
-    and ``token`` an optional credential sent with every join. See :class:`Client`
+    (optional with a token), ``token`` a viewer token sent with every join, and
+    ``get_token`` a source of fresh tokens (module docstring). See :class:`Client`
     for the other parameters. Raises :class:`InvalidMessage` at once if the join
     would be refused by the protocol's checks (e.g. a malformed event id).
     """
@@ -246,6 +271,7 @@ def connect(
         id=id,
         event_id=event_id,
         token=token,
+        get_token=get_token,
         backoff=backoff,
         rng=rng,
         session=session,
@@ -278,9 +304,10 @@ class Client:
         self,
         url: str,
         *,
-        id: str,
+        id: str | None = None,
         event_id: str,
         token: str | None = None,
+        get_token: TokenSource | None = None,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         session: aiohttp.ClientSession | None = None,
@@ -292,8 +319,13 @@ class Client:
         self._user_id = id
         self._event_id = event_id
         self._token = token
-        # Fail now, not at every reconnect, if the server would refuse the join.
-        _encode_client(Join(id=id, event_id=event_id, token=token))
+        self._get_token = get_token
+        if token is not None and get_token is not None:
+            raise ValueError("give a token or get_token, not both")
+        # Fail now, not at every reconnect, if the server would refuse the join (a
+        # placeholder stands for the token get_token will give).
+        placeholder = "token" if get_token is not None and id is None else None
+        _encode_client(Join(id=id, event_id=event_id, token=token or placeholder))
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()
         self._session = session
@@ -311,6 +343,7 @@ class Client:
         self._joined: dict[str, Any] | None = None
         self._epoch: str | None = None
         self._reconnects = 0
+        self._refresher: asyncio.Task[None] | None = None
         self._done = False
         self._error: BaseException | None = None
 
@@ -405,6 +438,7 @@ class Client:
         Iteration then ends; messages received but not yet iterated are dropped.
         """
         self._state = "closed"
+        self._schedule_refresh(None)
         runner, self._runner = self._runner, None
         if runner is not None and runner is not asyncio.current_task():
             runner.cancel()
@@ -433,6 +467,8 @@ class Client:
         """
         assert self._session is not None
         ws: aiohttp.ClientWebSocketResponse | None = None
+        if self._get_token is not None:
+            self._token = await self._fetch_token()
         join = self._join_frame(since)
         try:
             async with asyncio.timeout(self._open_timeout):
@@ -451,9 +487,10 @@ class Client:
                         if message["type"] == "joined":
                             return ws, message
                         if message["type"] == "error":
-                            raise JoinRejected(
-                                str(message.get("code", "")), str(message.get("message", ""))
-                            )
+                            code = str(message.get("code", ""))
+                            if code in _TOKEN_REFUSALS:  # the 4001 close follows
+                                raise Unauthorized(CloseCode.UNAUTHORIZED, code)
+                            raise JoinRejected(code, str(message.get("message", "")))
                         # Nothing else is due before ``joined``; skip it.
                     elif msg.type in _CLOSED_TYPES:
                         raise _close_error(ws.close_code, _close_reason(msg))
@@ -470,14 +507,31 @@ class Client:
                 await self._close_ws(ws)
             raise
 
+    async def _fetch_token(self) -> str | None:
+        """A token from ``get_token``; what it raises is a failed attempt (ConnectFailed)."""
+        assert self._get_token is not None
+        try:
+            token = await self._get_token()
+        except Exception as exc:
+            raise ConnectFailed(f"get_token failed: {exc!r}") from exc
+        if token is not None and not isinstance(token, str):
+            raise ConnectFailed(f"get_token returned {type(token).__name__}, not a string")
+        return token
+
     async def _run(self, ws: aiohttp.ClientWebSocketResponse, joined: dict[str, Any]) -> None:
         """Serve connections until a no-retry close; reconnect after every other loss."""
         resumed = False
         try:
             while True:
-                await self._serve(ws, joined, resumed=resumed)
+                try:
+                    await self._serve(ws, joined, resumed=resumed)
+                    unauthorized = False
+                except Unauthorized:
+                    if self._get_token is None:
+                        raise
+                    unauthorized = True  # expired or revoked: try once with a fresh token
                 self._state = "reconnecting"
-                ws, joined = await self._reconnect()
+                ws, joined = await self._reconnect(unauthorized=unauthorized)
                 resumed = True
                 self._reconnects += 1
         except asyncio.CancelledError:
@@ -488,8 +542,13 @@ class Client:
             self._state = "closed"
             self._finish(exc)
 
-    async def _reconnect(self) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, Any]]:
-        """Retry with backoff until a join is answered; the attempt count restarts per loss."""
+    async def _reconnect(
+        self, *, unauthorized: bool = False
+    ) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, Any]]:
+        """Retry with backoff until a join is answered; the attempt count restarts per loss.
+
+        ``unauthorized``: the last connection ended with 4001, so a 4001 now ends it all.
+        """
         attempt = 0
         while True:
             delay = self._backoff.delay(attempt, self._rng)
@@ -498,8 +557,16 @@ class Client:
             await asyncio.sleep(delay)
             try:
                 return await self._connect_once(since=self._last_seq)
+            except Unauthorized:
+                if unauthorized or self._get_token is None:
+                    raise
+                unauthorized = True
             except ConnectionRefusedByServer:
                 raise
+            except JoinRejected as exc:
+                if exc.code == ErrorCode.FORBIDDEN:
+                    raise  # the token does not cover the event: retrying cannot help
+                _log.info("livegate: reconnect failed: %s", exc)
             except ClientError as exc:
                 # JoinRejected is retried too: after a restart of a server with a
                 # memory store, the event exists again only once it is recreated.
@@ -546,6 +613,7 @@ class Client:
                 self._ws = None
             if pinger is not None:
                 pinger.cancel()
+            self._schedule_refresh(None)
             await self._close_ws(ws)
 
     def _join_frame(self, since: int | None) -> str:
@@ -562,6 +630,8 @@ class Client:
     async def _accept_joined(self, joined: dict[str, Any], *, resumed: bool) -> None:
         self._rejoin_pending = False
         self._joined = joined
+        viewer = joined.get("viewer")
+        self._schedule_refresh(viewer.get("expiresIn") if isinstance(viewer, dict) else None)
         epoch = joined.get("epoch")
         self._epoch = epoch if isinstance(epoch, str) else None
         if resumed and joined.get("recovered") is True:
@@ -580,6 +650,9 @@ class Client:
     async def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "pong":
+            return
+        if kind == "refreshed":
+            self._schedule_refresh(message.get("expiresIn"))
             return
         if kind == "score":
             seq = message.get("seq")
@@ -612,6 +685,30 @@ class Client:
             seq = message.get("seq")
             self._last_seq = seq if _is_seq(seq) else self._last_seq
         await self._put(message)
+
+    def _schedule_refresh(self, expires_in: Any) -> None:
+        """Refresh the token at ``REFRESH_AT`` of ``expires_in`` seconds (with
+        ``get_token``); None cancels the refresh due."""
+        if self._refresher is not None:
+            if self._refresher is not asyncio.current_task():
+                self._refresher.cancel()
+            self._refresher = None
+        if self._get_token is None or _seconds(expires_in) is None:
+            return
+        delay = max(1.0, float(expires_in) * REFRESH_AT)
+        self._refresher = asyncio.create_task(self._refresh(delay), name="livegate-refresh")
+
+    async def _refresh(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            token = await self._fetch_token()
+            if token is None:
+                return  # nothing new: the server closes at expiry and we reconnect
+            self._token = token
+            await self._send(_encode_client(Refresh(token=token)))
+        except (ClientError, InvalidMessage) as exc:
+            # The server closes with 4001 at expiry; the reconnect gets a new token.
+            _log.warning("livegate: token refresh failed: %s", exc)
 
     async def _put(self, message: dict[str, Any]) -> None:
         await self._queue.put(message)
