@@ -434,3 +434,67 @@ async def test_end_keeps_a_result_and_delete_forgets_the_event(make_engine: Engi
     # The id can be used again, as a new history.
     again, created = await engine.put_event("m2", "cricket", None, {}, 4)
     assert created and again.seq == 0 and again.status == "scheduled"
+
+
+async def test_mutes_are_kept_with_the_event_and_sent_whole(make_engine: EngineFactory) -> None:
+    engine, recorder = await make_engine()
+    await engine.put_event("m1", "generic", None, {}, 0)
+    with pytest.raises(UnknownEvent):
+        await engine.set_mute("nope", "v", 2_000, 1_000)
+    with pytest.raises(UnknownEvent):
+        await engine.mutes("nope", 1_000)
+    await engine.subscribe("m1")
+    assert await engine.set_mute("m1", "troll", 5_000, 1_000) == {"troll": 5_000}
+    assert await engine.set_mute("m1", "pest", 3_000, 1_000) == {"troll": 5_000, "pest": 3_000}
+    messages = await recorder.wait_for(2)
+    assert messages[-1] == {
+        "type": "mutes",
+        "eventId": "m1",
+        "mutes": {"troll": 5_000, "pest": 3_000},
+    }
+    assert await engine.mutes("m1", 4_000) == {"troll": 5_000}  # pest's ended
+    assert await engine.set_mute("m1", "troll", 0, 4_000) == {}  # lifted; pest forgotten
+    assert (await recorder.wait_for(3))[-1]["mutes"] == {}
+    await engine.set_mute("m1", "again", 9_000, 4_000)
+    assert await engine.delete("m1")
+    await engine.put_event("m1", "generic", None, {}, 5_000)
+    assert await engine.mutes("m1", 5_000) == {}  # deleted with the event
+
+
+async def test_sqlite_keeps_mutes_across_a_reopen(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'mutes.db'}"
+    options = EngineOptions(node_id="n")
+    engine = open_engine(url, options)
+    await engine.start(lambda *_: None, lambda *_: None)
+    await engine.put_event("m1", "generic", None, {}, 0)
+    await engine.set_mute("m1", "troll", 10**13, 1)
+    await engine.set_mute("m1", "gone", 5, 1)
+    await engine.close()
+    again = open_engine(url, options)
+    await again.start(lambda *_: None, lambda *_: None)
+    try:
+        assert await again.mutes("m1", 10) == {"troll": 10**13}
+    finally:
+        await again.close()
+
+
+async def test_redis_node_that_missed_a_mute_reads_them_again(
+    redis_engine: tuple[Engine, Recorder, Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost pub/sub message must not leave a node without a mute for long: the
+    position check sees ``mutes_v`` move and sends the whole set again."""
+    import livegate.engines.redis as redis_module
+
+    engine, recorder, raw, prefix = redis_engine
+    await engine.append("m1", b"{}", 1, None)
+    await recorder.wait_for(1)
+    # Another node muted, and its message never arrived here.
+    await raw.hset(f"{prefix}:{{m1}}:mutes", "troll", 10**13)
+    await raw.hincrby(f"{prefix}:{{m1}}:ev", "mutes_v", 1)
+    monkeypatch.setattr(redis_module, "POSITION_CHECK", 0.05)
+    checker = asyncio.create_task(engine._check_positions_forever())  # type: ignore[attr-defined]
+    try:
+        messages = await recorder.wait_for(2)
+    finally:
+        checker.cancel()
+    assert messages[-1] == {"type": "mutes", "eventId": "m1", "mutes": {"troll": 10**13}}

@@ -80,7 +80,7 @@ def test_hmac_tokens_and_what_is_refused() -> None:
             "bad_token"
         )
     # alg "none": never.
-    unsigned = jwt.encode({"sub": "x"}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": "x"}, "", algorithm="none")
     assert "algorithm" in refused(verifier, unsigned).message
     # A token without exp does not expire; one with nbf in the future is not valid yet.
     assert verifier.verify(token(ttl=None), time.time()).exp is None

@@ -205,7 +205,7 @@ for i = 1, #all, 2 do
     if ends > latest then latest = ends end
   end
 end
-if latest > 0 then redis.call('PEXPIREAT', mk, latest) end
+if latest > 0 then redis.call('PEXPIRE', mk, latest - now) end
 redis.call('HINCRBY', ev, 'mutes_v', 1)
 return out
 """
