@@ -88,6 +88,31 @@ def test_hmac_tokens_and_what_is_refused() -> None:
     assert "nbf" in refused(verifier, early).message
 
 
+def test_a_valid_token_is_checked_once_and_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = TokenVerifier.load(hmac_secret=SECRET)
+    assert verifier is not None
+    checked: list[str] = []
+    real_check = verifier._check
+
+    def counting(raw: str) -> ViewerClaims:
+        checked.append(raw)
+        return real_check(raw)
+
+    monkeypatch.setattr(verifier, "_check", counting)
+    raw = token(ttl=60)
+    for _ in range(5):
+        assert verifier.verify(raw, time.time()).sub == "fan-1"
+    assert len(checked) == 1
+    with pytest.raises(TokenRefused) as caught:
+        verifier.verify(raw, time.time() + 61)  # remembered, but past its exp
+    assert caught.value.code == "token_expired"
+    bad = token(secret="x" * 40)
+    for _ in range(2):
+        with pytest.raises(TokenRefused):
+            verifier.verify(bad, time.time())
+    assert checked.count(bad) == 2  # a refusal is never remembered
+
+
 def test_audience_and_issuer() -> None:
     verifier = TokenVerifier.load(hmac_secret=SECRET, audience="fans", issuer="login.example")
     assert verifier is not None
