@@ -170,3 +170,16 @@ async def test_a_mute_holds_on_every_node(http: aiohttp.ClientSession, redis_ser
         assert "spam" not in comments
     finally:
         cluster.stop()
+
+
+async def test_mute_ids_follow_the_join_rule_and_the_list_has_the_server_clock(
+    http: aiohttp.ClientSession, api: Api, shared_server: LivegateProcess
+) -> None:
+    await api.create_event("m-rules")
+    mutes = f"{shared_server.url}/api/events/m-rules/mutes"
+    key = shared_server.api_key
+    for bad in ({"id": "a\u200bb", "seconds": 60}, {"id": "x", "seconds": 0.5}):
+        status, body = await call(http, "POST", mutes, key, bad)
+        assert status == 400 and body["error"]["code"] == "bad_field", bad
+    status, body = await call(http, "GET", mutes, key)
+    assert status == 200 and abs(body["now"] - time.time() * 1000) < 5_000

@@ -446,6 +446,12 @@ class Gateway:
             resume = await self.engine.since(
                 event_id, message.since, self.settings.resume_max_messages
             )
+            private = resume.event.meta.get("private") is True
+            if not event_allowed(viewer, event_id, private):
+                # Before the viewer count: a refused join must not count as a viewer.
+                await self._join_failed(conn, event_id)
+                self._forbidden(conn, event_id)
+                return
             totals = await self.engine.report_viewers({event_id: self.hub.count(event_id) + 1})
         except UnknownEvent:
             await self._join_failed(conn, event_id)
@@ -460,11 +466,6 @@ class Gateway:
             )
             return
         info = resume.event
-        private = info.meta.get("private") is True
-        if not event_allowed(viewer, event_id, private):
-            await self._join_failed(conn, event_id)
-            self._forbidden(conn, event_id)
-            return
         if conn.event_id is not None and not conn.closed:
             await self._leave(conn)  # the join succeeded: leave the previous event
         if conn.closed:
@@ -688,7 +689,7 @@ class Gateway:
         self.metrics.reactions.labels("accepted").inc()
         comment = message.comment
         if comment and self._mutes.get(event_id, {}).get(user_id, 0) > self.clock.time_ms():
-            self.metrics.reactions.labels("comment_refused").inc()
+            self.metrics.reactions.labels("comment_muted").inc()
             self._error(conn, ErrorCode.MUTED, "you are muted on this event: comments not shown")
             comment = None
         if comment and (why := self.comments.why(comment)) is not None:

@@ -64,6 +64,7 @@ __all__ = [
     "frame_text",
     "parse_client_frame",
     "valid_event_id",
+    "valid_user_id",
 ]
 
 # -- limits -------------------------------------------------------------------
@@ -412,6 +413,14 @@ def _has_control(text: str, *, allow_emoji_joiners: bool) -> bool:
 def _is_tag(char: str) -> bool:
     # Tag characters build subdivision flags such as England's.
     return 0xE0020 <= ord(char) <= 0xE007F
+
+
+def valid_user_id(user_id: str) -> bool:
+    """True if ``user_id`` is a viewer id a join accepts: 1 to 128 characters without
+    control or format characters."""
+    return 0 < len(user_id) <= MAX_USER_ID_LEN and not _has_control(
+        user_id, allow_emoji_joiners=False
+    )
 
 
 _EVENT_ID_EXTRA: Final = frozenset("-_.:")

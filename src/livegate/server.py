@@ -484,11 +484,18 @@ async def _moderated_event(request: web.Request) -> str:
 async def list_mutes(request: web.Request) -> web.Response:
     """``GET /api/events/{id}/mutes``: the viewers muted now and when each mute ends."""
     event_id = await _moderated_event(request)
+    gateway = _gateway(request)
     try:
-        mutes = await _gateway(request).mutes(event_id)
+        mutes = await gateway.mutes(event_id)
     except UnknownEvent:
         raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
-    return _json({"mutes": [{"id": viewer, "until": until} for viewer, until in mutes.items()]})
+    # `now` is the server's clock: a console computes time left from it, not its own.
+    return _json(
+        {
+            "now": gateway.clock.time_ms(),
+            "mutes": [{"id": viewer, "until": until} for viewer, until in mutes.items()],
+        }
+    )
 
 
 async def add_mute(request: web.Request) -> web.Response:
@@ -497,14 +504,17 @@ async def add_mute(request: web.Request) -> web.Response:
     event_id = await _moderated_event(request)
     body, _ = await _read_json_object(request, MAX_END_BODY)
     viewer_id, seconds = body.get("id"), body.get("seconds")
-    if not (isinstance(viewer_id, str) and 0 < len(viewer_id) <= protocol.MAX_USER_ID_LEN):
+    if not (isinstance(viewer_id, str) and protocol.valid_user_id(viewer_id)):
         raise ApiError(
-            400, "bad_field", f"'id' must be a viewer id of 1 to {protocol.MAX_USER_ID_LEN}"
+            400,
+            "bad_field",
+            f"'id' must be a viewer id: 1 to {protocol.MAX_USER_ID_LEN} characters without "
+            "control characters",
         )
     if (
         isinstance(seconds, bool)
         or not isinstance(seconds, int | float)
-        or not 0 < seconds <= MAX_MUTE_SECONDS
+        or not 1 <= seconds <= MAX_MUTE_SECONDS
     ):
         raise ApiError(400, "bad_field", f"'seconds' must be a number from 1 to {MAX_MUTE_SECONDS}")
     try:

@@ -1,7 +1,10 @@
 // The scorer console: publish updates by hand through the HTTP API.
 // Forms build payloads of the shapes in docs/sports.md and compute nothing clever:
 // the API validates, and its 422 field errors are shown next to the fields.
-import { api, h, randomHex, replace, setText } from "./common.js";
+// The moderation panel watches the event's comments as a viewer and mutes through
+// the mutes API (docs/protocol.md sections 3.3 and 12.7).
+import { api, clockTime, h, randomHex, replace, setText } from "./common.js";
+import { connect } from "./livegate.js";
 
 const $ = (id) => document.getElementById(id);
 const KEY_STORE = "livegate.apiKey";
@@ -462,6 +465,7 @@ async function selectEvent(id) {
   setText($("publish-status"), "");
   if (!id) {
     state.event = null;
+    moderationFor(null);
     $("event-info").hidden = true;
     $("sport-form").hidden = true;
     setText($("publish-hint"), "Pick or create an event first.");
@@ -473,6 +477,7 @@ async function selectEvent(id) {
     state.event = event;
     showEventInfo();
     if (changedSport) buildForm(event.sport);
+    moderationFor(event.eventId);
     const url = new URL(location.href);
     url.searchParams.set("event", id);
     history.replaceState(null, "", url);
@@ -534,6 +539,319 @@ async function publish(payload, { fromForm }) {
   }
 }
 
+// -- moderation ------------------------------------------------------------------------------
+
+const MAX_COMMENTS = 50;
+const MUTES_EVERY_MS = 10_000;
+const LENGTHS = { 600: "10 min", 3600: "1 h", 86400: "24 h" };
+
+/**
+ * The panel follows one event while it is open: a viewer connection (the SDK) for its
+ * comments, and the mutes list from the API, polled. `ticket` drops answers that
+ * arrive after the event or the key changed.
+ */
+const mod = {
+  id: `scorer-console-${randomHex(6)}`,
+  eventId: null,
+  client: null,
+  poll: null,
+  tick: null,
+  ticket: 0,
+  muted: new Map(), // viewer id -> until (ms, the server's clock)
+  skew: 0, // the server's clock less this one's (ms), from the list's `now`
+  keyRefused: false, // 401/403 on the last request: wait for a new key or event
+  errorFrom: null, // "list" or "action": which request the shown error belongs to
+  n: 0,
+};
+
+const isOpen = () => $("mod-details").open && mod.eventId !== null;
+const mutesPath = (viewer) =>
+  `/api/events/${encodeURIComponent(mod.eventId)}/mutes${viewer === undefined ? "" : `/${encodeURIComponent(viewer)}`}`;
+
+/** The selected event changed (null: none). */
+function moderationFor(eventId) {
+  if (eventId === mod.eventId) return;
+  stopModeration();
+  mod.eventId = eventId;
+  mod.keyRefused = false;
+  mod.muted = new Map();
+  $("moderation").hidden = eventId === null;
+  $("mod-comments").replaceChildren();
+  $("mod-mutes").replaceChildren();
+  $("mod-comments-empty").hidden = false;
+  clearModError();
+  setText($("mod-status"), "");
+  if (isOpen()) startModeration();
+}
+
+function startModeration() {
+  if (!isOpen() || mod.client) return;
+  setConn("connecting", "Connecting to the event's comments…");
+  try {
+    mod.client = connect("/ws", { id: mod.id, eventId: mod.eventId });
+  } catch (err) {
+    setConn("disconnected", `Cannot watch comments: ${err.message}`);
+    return;
+  }
+  const client = mod.client;
+  client.on("state", (s) => {
+    if (client !== mod.client) return;
+    if (s === "connected") setConn(s, `Watching comments live as ${mod.id} (counted as one viewer).`);
+    else if (s === "reconnecting") setConn(s, "Connection lost; reconnecting…");
+    else if (s === "disconnected") setConn(s, "Not watching comments: the connection was closed.");
+  });
+  client.on("error", (e) => {
+    if (client !== mod.client) return;
+    if (e.code === "forbidden") {
+      // A private event: joining it needs a viewer token, which the console has not.
+      client.close();
+      setConn("disconnected", "Cannot watch this event's comments: it is private (viewers need a token). The muted viewers below can still be unmuted.");
+    } else if (e.code === "unknown_event") {
+      setConn("connecting", "The event does not exist (any more); retrying…");
+    } else if (e.code === "closed") {
+      setConn("disconnected", `Not watching comments: ${e.message}`);
+    }
+  });
+  client.on("reactions", (msg) => {
+    if (client === mod.client) addComments(msg.comments);
+  });
+  mod.poll = setInterval(() => {
+    if (!document.hidden) refreshMutes();
+  }, MUTES_EVERY_MS);
+  mod.tick = setInterval(showTimesLeft, 1000);
+  refreshMutes();
+}
+
+function stopModeration() {
+  if (mod.client) mod.client.close();
+  mod.client = null;
+  clearInterval(mod.poll);
+  clearInterval(mod.tick);
+  mod.poll = mod.tick = null;
+  mod.ticket += 1;
+  setConn("closed", "");
+}
+
+function setConn(stateName, text) {
+  $("mod-body").dataset.state = stateName;
+  setText($("mod-conn"), text);
+}
+
+function showModError(text, from) {
+  const box = $("mod-error");
+  replace(box, h("p", { class: "err-message", text }));
+  box.hidden = false;
+  mod.errorFrom = from;
+}
+
+/** Clear the error shown, or only one that came from `from`. */
+function clearModError(from) {
+  if (from && mod.errorFrom !== from) return;
+  $("mod-error").hidden = true;
+  $("mod-error").replaceChildren();
+  mod.errorFrom = null;
+}
+
+/** An API failure in words: what failed, why, and the status and code. */
+function modErrorText(doing, err) {
+  const event = `“${mod.eventId}”`;
+  const why = {
+    0: `the gateway cannot be reached (${err.message})`,
+    400: `the gateway refused the request: ${err.message}`,
+    401: "the API key was refused. Check the key above",
+    403: `this API key may not moderate ${event}: it is a key for other events. Use the event's scorer key or an admin key`,
+    404: err.code === "not_muted" ? "that viewer is not muted (any more)" : `there is no event ${event} (any more)`,
+    429: "too many requests or wrong keys from this address; wait a few seconds",
+    503: "the gateway cannot reach its store right now; try again in a moment",
+    507: "too many viewers are muted on this event already; unmute some first",
+  }[err.status];
+  return `${doing}: ${why || err.message} (${err.status || "network"} ${err.code}).`;
+}
+
+function lengthText(seconds) {
+  return LENGTHS[seconds] || `${Math.round(seconds / 60)} min`;
+}
+
+function timeLeft(until) {
+  const s = Math.max(0, Math.round((until - (Date.now() + mod.skew)) / 1000));
+  if (s === 0) return "ending…";
+  if (s < 60) return `${s} s left`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s left`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min left`;
+}
+
+function showTimesLeft() {
+  for (const el of $("mod-mutes").querySelectorAll("[data-until]")) setText(el, timeLeft(Number(el.dataset.until)));
+}
+
+function addComments(comments) {
+  if (!Array.isArray(comments)) return;
+  const list = $("mod-comments");
+  const seconds = Number($("mod-seconds").value);
+  for (const c of comments) {
+    if (!c || typeof c.id !== "string" || typeof c.comment !== "string") continue;
+    const idEl = `mod-c${mod.n++}`;
+    const verified = c.verified === true;
+    const row = h(
+      "li",
+      { class: "mod-item", dataset: { viewer: c.id } },
+      h("span", { class: "mod-emoji", text: typeof c.emoji === "string" ? c.emoji : "" }),
+      h(
+        "div",
+        { class: "mod-main" },
+        h(
+          "p",
+          { class: "mod-who" },
+          h("code", { class: "mod-id", id: idEl, text: c.id }),
+          verified && typeof c.name === "string" ? h("span", { class: "mod-name", text: c.name }) : null,
+          verified ? h("span", { class: "mod-verified", title: "Vouched for by a viewer token", text: "✓ verified" }) : null,
+          h("span", { class: "mod-badge", text: "muted", hidden: !mod.muted.has(c.id) }),
+          h("span", { class: "mod-time", text: clockTime() }),
+        ),
+        h("p", { class: "mod-text", text: c.comment }),
+      ),
+      h("button", {
+        type: "button",
+        class: "btn small danger mod-mute",
+        "aria-describedby": idEl,
+        dataset: { viewer: c.id },
+        text: `Mute ${lengthText(seconds)}`,
+      }),
+    );
+    list.prepend(row);
+  }
+  while (list.children.length > MAX_COMMENTS) list.lastElementChild.remove();
+  $("mod-comments-empty").hidden = list.children.length > 0;
+}
+
+function showMutes() {
+  const rows = [...mod.muted].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
+  replace(
+    $("mod-mutes"),
+    rows.map(([viewer, until]) => {
+      const idEl = `mod-m${mod.n++}`;
+      return h(
+        "li",
+        { class: "mod-item", dataset: { viewer } },
+        h(
+          "div",
+          { class: "mod-main" },
+          h("p", { class: "mod-who" }, h("code", { class: "mod-id", id: idEl, text: viewer })),
+          h("p", { class: "mod-text" }, h("span", { dataset: { until }, text: timeLeft(until) }), ` (until ${clockTime(until - mod.skew)})`),
+        ),
+        h("button", { type: "button", class: "btn small mod-unmute", "aria-describedby": idEl, dataset: { viewer }, text: "Unmute" }),
+      );
+    }),
+  );
+  setText($("mod-mutes-note"), rows.length ? "" : "No one is muted on this event.");
+  for (const row of $("mod-comments").children) {
+    row.querySelector(".mod-badge").hidden = !mod.muted.has(row.dataset.viewer);
+  }
+}
+
+async function refreshMutes() {
+  if (!isOpen()) return;
+  if (!state.key) {
+    mod.muted = new Map();
+    showMutes();
+    setText($("mod-mutes-note"), "Enter the event's scorer key or an admin key above to see and change mutes.");
+    return;
+  }
+  if (mod.keyRefused) return; // shown already; asking again with the same key changes nothing
+  const ticket = ++mod.ticket;
+  try {
+    const body = await api(mutesPath(), { key: state.key });
+    if (ticket !== mod.ticket) return;
+    if (typeof body.now === "number") mod.skew = body.now - Date.now();
+    mod.muted = new Map((body.mutes || []).map((m) => [m.id, m.until]));
+    showMutes();
+    clearModError("list");
+  } catch (err) {
+    if (ticket !== mod.ticket) return;
+    mod.keyRefused = err.status === 401 || err.status === 403;
+    if (mod.keyRefused) {
+      // Not this key's to see: show no list rather than one it cannot vouch for.
+      mod.muted = new Map();
+      showMutes();
+      setText($("mod-mutes-note"), "Not shown: the key was refused (see above).");
+    }
+    // The error of the action just taken says it better; a refresh right after it
+    // usually fails for the same reason.
+    if (mod.errorFrom !== "action") showModError(modErrorText("Cannot list the muted viewers", err), "list");
+  }
+}
+
+function requireModKey() {
+  if (state.key) return true;
+  showModError("Enter the event's scorer key or an admin key above first.", "action");
+  $("api-key").focus();
+  return false;
+}
+
+async function mute(viewer, button) {
+  const seconds = Number($("mod-seconds").value);
+  clearModError();
+  setText($("mod-status"), "");
+  if (!requireModKey()) return;
+  button.disabled = true;
+  try {
+    const result = await api(mutesPath(), { method: "POST", body: { id: viewer, seconds }, key: state.key });
+    setText($("mod-status"), `Muted ${viewer} for ${lengthText(seconds)} (until ${clockTime(result.until)}).`);
+  } catch (err) {
+    showModError(modErrorText(`Could not mute ${viewer}`, err), "action");
+  } finally {
+    button.disabled = false;
+  }
+  mod.keyRefused = false;
+  await refreshMutes();
+}
+
+async function unmute(viewer, button) {
+  clearModError();
+  setText($("mod-status"), "");
+  if (!requireModKey()) return;
+  button.disabled = true;
+  try {
+    await api(mutesPath(viewer), { method: "DELETE", key: state.key });
+    setText($("mod-status"), `Unmuted ${viewer}.`);
+  } catch (err) {
+    showModError(modErrorText(`Could not unmute ${viewer}`, err), "action");
+  } finally {
+    button.disabled = false;
+  }
+  mod.keyRefused = false;
+  await refreshMutes();
+}
+
+function wireModeration() {
+  $("mod-details").addEventListener("toggle", () => {
+    if ($("mod-details").open) startModeration();
+    else stopModeration();
+  });
+  $("mod-seconds").addEventListener("change", () => {
+    const label = `Mute ${lengthText(Number($("mod-seconds").value))}`;
+    for (const button of $("mod-comments").querySelectorAll(".mod-mute")) setText(button, label);
+  });
+  $("mod-comments").addEventListener("click", (event) => {
+    const button = event.target.closest(".mod-mute");
+    if (button) mute(button.dataset.viewer, button);
+  });
+  $("mod-mutes").addEventListener("click", (event) => {
+    const button = event.target.closest(".mod-unmute");
+    if (button) unmute(button.dataset.viewer, button);
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) refreshMutes();
+  });
+}
+
+/** A new key (or none): ask for the mutes again with it. */
+function moderationKeyChanged() {
+  mod.keyRefused = false;
+  clearModError();
+  refreshMutes();
+}
+
 // -- wiring ----------------------------------------------------------------------------------------
 
 function wire() {
@@ -541,11 +859,13 @@ function wire() {
     event.preventDefault();
     saveKey($("api-key").value.trim());
     setText($("key-status"), state.key ? "Key saved for this tab." : "No key set.");
+    moderationKeyChanged();
   });
   $("forget-key").addEventListener("click", () => {
     saveKey("");
     $("api-key").value = "";
     setText($("key-status"), "Key forgotten.");
+    moderationKeyChanged();
   });
   $("refresh-events").addEventListener("click", () => refreshEvents());
   $("event-select").addEventListener("change", (event) => selectEvent(event.target.value));
@@ -617,6 +937,7 @@ function wire() {
 }
 
 wire();
+wireModeration();
 loadKey();
 const initial = new URLSearchParams(location.search).get("event");
 refreshEvents(initial || undefined).then(() => {
