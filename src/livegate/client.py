@@ -695,7 +695,7 @@ class Client:
             self._refresher = None
         if self._get_token is None or _seconds(expires_in) is None:
             return
-        delay = max(1.0, float(expires_in) * REFRESH_AT)
+        delay = max(0.5, float(expires_in) * REFRESH_AT)
         self._refresher = asyncio.create_task(self._refresh(delay), name="livegate-refresh")
 
     async def _refresh(self, delay: float) -> None:
