@@ -192,21 +192,28 @@ class TokenVerifier:
                     "require": ["sub"],
                 },
             )
-        except jwt.InvalidAudienceError:
-            raise _bad("the token is for another audience") from None
-        except jwt.InvalidIssuerError:
-            raise _bad("the token is from another issuer") from None
-        except jwt.ImmatureSignatureError:
-            raise _bad("the token is not valid yet (nbf)") from None
-        except jwt.MissingRequiredClaimError as exc:
-            raise _bad(f"the token has no {exc.claim!r} claim") from None
-        except jwt.InvalidAlgorithmError:
-            raise _bad("the token's algorithm is not accepted") from None
-        except jwt.InvalidSignatureError:
-            raise _bad("the token's signature does not verify") from None
         except jwt.InvalidTokenError as exc:
-            raise _bad(f"the token is not valid: {str(exc)[:80]}") from None
+            raise _bad(_why(exc)) from None
         return _claims(payload)
+
+
+_REASONS: Final[tuple[tuple[type[jwt.InvalidTokenError], str], ...]] = (
+    (jwt.InvalidAudienceError, "the token is for another audience"),
+    (jwt.InvalidIssuerError, "the token is from another issuer"),
+    (jwt.ImmatureSignatureError, "the token is not valid yet (nbf)"),
+    (jwt.InvalidAlgorithmError, "the token's algorithm is not accepted"),
+    (jwt.InvalidSignatureError, "the token's signature does not verify"),
+)
+
+
+def _why(exc: jwt.InvalidTokenError) -> str:
+    """PyJWT's refusal in words for the ``error`` message (never the token itself)."""
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"the token has no {exc.claim!r} claim"
+    for kind, reason in _REASONS:
+        if isinstance(exc, kind):
+            return reason
+    return f"the token is not valid: {str(exc)[:80]}"
 
 
 def _bad(message: str) -> TokenRefused:

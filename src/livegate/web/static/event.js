@@ -1,4 +1,11 @@
 // The event page: live scoreboard, commentary, reactions and viewer count for one event.
+//
+// Viewer tokens (docs/protocol.md 2.5): a `?token=` in the address is used as a
+// static token (and taken out of the address bar at once); otherwise, when the
+// server names a token endpoint (`tokenUrl` in GET /api), the SDK's getToken
+// fetches a fresh token from it for every connection attempt and every refresh.
+// Without either the page watches anonymously under a random id, unless the
+// server requires a token: then it says so instead of reconnecting forever.
 import { connect } from "/static/livegate.js";
 import { api, clockTime, h, plural, setText, sportIcon, viewerId } from "./common.js";
 import { decoderFor } from "./sports/index.js";
@@ -7,6 +14,8 @@ import * as generic from "./sports/generic.js";
 const $ = (id) => document.getElementById(id);
 const eventId = pathEventId();
 const me = viewerId();
+// First, before anything can copy the address: a token in it is a credential.
+const urlToken = takeUrlToken();
 
 const MAX_FEED = 150;
 const MAX_SWARM_NODES = 40;
@@ -21,6 +30,14 @@ const STATE_TEXT = {
 };
 const STATUS_TEXT = { scheduled: "Scheduled", live: "Live", ended: "Ended" };
 
+const SIGN_IN_TEXT = "This match needs you to sign in.";
+const NOT_IN_PASS_TEXT = "Your pass does not include this match.";
+const TOKEN_TEXT = {
+  token_required: SIGN_IN_TEXT,
+  token_expired: "Your pass has expired. Sign in again to keep watching.",
+  bad_token: "Your pass was not accepted. Sign in again to watch this match.",
+};
+
 function pathEventId() {
   const raw = location.pathname.replace(/^\/events\//, "").replace(/\/+$/, "");
   try {
@@ -31,6 +48,8 @@ function pathEventId() {
 }
 
 const view = {
+  viewer: me, // the id the server knows this viewer by (a token's sub once joined with one)
+  withToken: false, // this page joins with a token (from the address or the token endpoint)
   sport: null,
   title: "",
   meta: {},
@@ -175,6 +194,7 @@ function announce(text) {
 
 function onJoined(msg) {
   showNotice("");
+  showViewer(msg.viewer);
   setHeader({ sport: msg.sport, title: msg.title, status: msg.status });
   setViewers(msg.viewers);
   const first = !view.joinedOnce;
@@ -212,18 +232,41 @@ function onReactions(msg) {
   const ticker = $("ticker");
   for (const c of Array.isArray(msg.comments) ? msg.comments : []) {
     if (!c || typeof c.comment !== "string") continue;
-    const who = c.id === me ? "you" : String(c.id || "fan").slice(0, 16);
     ticker.prepend(
       h(
         "li",
-        { class: "tick" },
+        { class: c.verified === true ? "tick verified" : "tick" },
         h("span", { class: "tick-emoji", "aria-hidden": "true", text: c.emoji === "other" ? "✨" : c.emoji }),
-        h("span", { class: "tick-who", text: who }),
+        commentAuthor(c),
         h("span", { class: "tick-text", text: c.comment }),
       ),
     );
   }
   while (ticker.children.length > MAX_TICKER) ticker.lastElementChild.remove();
+}
+
+/**
+ * Who wrote a comment: a verified viewer (joined with a token) by the token's name
+ * (or id) with a ✓ mark; an anonymous one by the id it chose, plain. Text nodes
+ * only: names and ids are the viewers' own words.
+ */
+function commentAuthor(c) {
+  const verified = c.verified === true;
+  const own = c.id === view.viewer;
+  const name = verified && typeof c.name === "string" && c.name ? c.name : String(c.id || "fan");
+  const who = h("span", { class: "tick-who" }, own ? "you" : clip(name, verified ? 24 : 16));
+  if (verified) who.append(verifiedMark());
+  return who;
+}
+
+function verifiedMark() {
+  return h("span", { class: "verified-mark", role: "img", title: "verified viewer", "aria-label": "verified viewer", text: "✓" });
+}
+
+/** At most `n` characters (code points, so an emoji is never cut in half). */
+function clip(text, n) {
+  const chars = [...text];
+  return chars.length > n ? `${chars.slice(0, n - 1).join("")}…` : text;
 }
 
 function renderTotals() {
@@ -281,6 +324,25 @@ function onError(msg) {
     case "unknown_event":
       showNotice(missingText());
       break;
+    case "forbidden":
+      // The SDK stops: the same join would be refused forever.
+      showNotice(view.withToken ? NOT_IN_PASS_TEXT : SIGN_IN_TEXT);
+      break;
+    case "token_required":
+    case "token_expired":
+    case "bad_token":
+      // A 4001 close follows: the SDK stops, or (with the token endpoint) tries a
+      // fresh token once; a join that works clears the notice.
+      showNotice(TOKEN_TEXT[msg.code]);
+      break;
+    case "token_unavailable":
+      showNotice("Could not get your pass from the sign-in service. Trying again…");
+      break;
+    case "closed":
+      // The SDK stopped (4001 or 1008). A 4001 came after its reason, shown above.
+      if (msg.closeCode === 4001 && $("notice").hidden) showNotice(TOKEN_TEXT.bad_token);
+      console.warn("livegate:", msg.message);
+      break;
     case "rate_limited":
       setText($("react-status"), "Too fast: wait a moment before reacting again.");
       break;
@@ -297,6 +359,9 @@ function onState(state, detail) {
   conn.dataset.state = state;
   let text = STATE_TEXT[state] || state;
   if (state === "disconnected" && detail && detail.code === 1008) text = "Disconnected (refused)";
+  if (state === "disconnected" && detail && (detail.code === 4001 || detail.reason === "join refused: forbidden")) {
+    text = "Disconnected (no access)";
+  }
   setText($("conn-text"), text);
   $("retry").hidden = state !== "disconnected";
 }
@@ -335,14 +400,118 @@ function wireReactions() {
   });
 }
 
+// -- viewer tokens ------------------------------------------------------------------------------
+
+/** The address's ?token=, removed from the address bar so it does not leak through
+ * copy and paste, bookmarks or the history. */
+function takeUrlToken() {
+  const url = new URL(location.href);
+  if (!url.searchParams.has("token")) return null;
+  const token = url.searchParams.get("token");
+  url.searchParams.delete("token");
+  history.replaceState(history.state, "", `${url.pathname}${url.search}${url.hash}`);
+  return token || null;
+}
+
+/** What the server says about viewer tokens (GET /api); {} when it cannot be read. */
+async function serverAuth() {
+  try {
+    const info = await api("/api");
+    return info && typeof info === "object" ? info : {};
+  } catch (err) {
+    console.warn("livegate: cannot read /api", err);
+    return {};
+  }
+}
+
+/**
+ * A token from the product's token endpoint, with the viewer's cookies; null when
+ * it has none for this viewer (signed out: 401, 403, 404, 204 or {"token": null}).
+ * Throws on any other failure, which the SDK retries.
+ */
+async function fetchToken(url) {
+  const response = await fetch(url, {
+    credentials: "same-origin",
+    cache: "no-store",
+    headers: { Accept: "application/json" },
+  });
+  if ([204, 401, 403, 404].includes(response.status)) return null;
+  if (!response.ok) throw new Error(`the token endpoint answered HTTP ${response.status}`);
+  const body = await response.json();
+  const token = body && typeof body === "object" ? body.token : undefined;
+  if (token === null || token === "") return null;
+  if (typeof token !== "string") throw new Error('the token endpoint did not answer {"token": "..."}');
+  return token;
+}
+
+/**
+ * The SDK's viewer options: {token}, {getToken} or {id} (anonymous); null when the
+ * server requires a token and this page has no way to get one.
+ */
+async function viewerOptions() {
+  const info = await serverAuth();
+  if (info.viewerAuth === "off") return { id: me }; // the server reads no tokens
+  if (urlToken) return { token: urlToken };
+  const tokenUrl = typeof info.tokenUrl === "string" && info.tokenUrl ? info.tokenUrl : null;
+  if (tokenUrl) {
+    // Ask once now: a viewer the endpoint gives no token watches anonymously (a
+    // token's sub would differ from the random id, so it is one or the other).
+    let first = null;
+    try {
+      first = await fetchToken(tokenUrl);
+    } catch (err) {
+      console.warn("livegate: no viewer token", err);
+    }
+    if (first !== null) {
+      return {
+        getToken: () => {
+          // The first attempt uses the token just fetched; every later one (each
+          // reconnect, each refresh) asks the endpoint again.
+          const token = first;
+          first = null;
+          return token !== null ? token : fetchToken(tokenUrl);
+        },
+      };
+    }
+  }
+  return info.viewerAuth === "required" ? null : { id: me };
+}
+
+function showViewer(viewer) {
+  const line = $("viewer-line");
+  if (!viewer || typeof viewer !== "object" || typeof viewer.id !== "string") {
+    line.hidden = true;
+    return;
+  }
+  view.viewer = viewer.id;
+  const name = typeof viewer.name === "string" && viewer.name ? viewer.name : viewer.id;
+  line.replaceChildren("Signed in as ", h("strong", { class: "viewer-name", text: name }), " ", verifiedMark());
+  line.hidden = false;
+}
+
 // -- start ------------------------------------------------------------------------------------
 
-function start() {
+let starts = 0;
+
+async function start() {
+  const attempt = ++starts;
+  onState("connecting");
+  const auth = await viewerOptions();
+  if (attempt !== starts) return; // Retry was pressed meanwhile
+  if (auth === null) {
+    // Not an endless "reconnecting": without a token the server closes every join.
+    showNotice(SIGN_IN_TEXT);
+    onState("disconnected", { code: 4001, reason: "token required" });
+    return;
+  }
+  view.withToken = !("id" in auth);
+  view.viewer = auth.id ?? null; // known from joined.viewer once joined with a token
   try {
-    client = connect("/ws", { id: me, eventId });
+    client = connect("/ws", { eventId, ...auth });
   } catch (err) {
-    // connect() checks its options: an event id the protocol cannot carry.
-    showNotice(`“${eventId}” is not a valid event id.`);
+    // connect() checks its options: an event id the protocol cannot carry, or a
+    // token (from the address) that is not one.
+    showNotice(/token/.test(err.message) ? "The pass in this link is not valid." : `“${eventId}” is not a valid event id.`);
     onState("disconnected");
     $("retry").hidden = true;
     console.warn(err);
@@ -377,7 +546,9 @@ async function loadEvent() {
 wireReactions();
 $("retry").addEventListener("click", () => {
   if (client) client.close();
+  client = null;
   view.joinedOnce = false;
+  showNotice("");
   start();
 });
 if (!eventId) {
