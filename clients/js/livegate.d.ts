@@ -4,7 +4,10 @@
 /** The client's connection state. */
 export type State = "connecting" | "connected" | "reconnecting" | "disconnected";
 
-/** Close codes after which the client does not reconnect: 4001 (unauthorized) and 1008 (policy). */
+/**
+ * Close codes after which the client does not reconnect: 4001 (unauthorized) and 1008
+ * (policy). With `getToken`, one 4001 is retried with a fresh token.
+ */
 export declare const CLOSE_CODES_NO_RETRY: readonly number[];
 
 /** A JSON value as the server sends it. */
@@ -46,6 +49,37 @@ export interface JoinedMessage {
   recovered?: boolean;
   /** On resumes: the scores after `since` (empty unless recovered). */
   missed?: ScoreMessage[];
+  /** Present when the join carried a token: who the server takes the viewer to be. */
+  viewer?: Viewer;
+}
+
+/** The viewer a token names (`joined.viewer`). */
+export interface Viewer {
+  /** The token's `sub`: the viewer id the server uses. */
+  id: string;
+  /** The token's display name, when it has one. */
+  name?: string;
+  /** The token's seconds left; null: it does not expire. */
+  expiresIn: number | null;
+}
+
+/** The answer to the client's `refresh`: the new token is the connection's. */
+export interface RefreshedMessage {
+  type: "refreshed";
+  /** The new token's seconds left; null: it does not expire. */
+  expiresIn: number | null;
+}
+
+/** One comment of a reactions aggregate. */
+export interface ReactionComment {
+  /** The viewer id: vouched for only when `verified` (an anonymous viewer picks its own). */
+  id: string;
+  emoji: string;
+  comment: string;
+  /** true when the viewer joined with a token. */
+  verified?: true;
+  /** The token's display name (verified viewers whose token has one). */
+  name?: string;
 }
 
 /** One reaction window's aggregate. Add up several (one per node and window). */
@@ -53,10 +87,10 @@ export interface ReactionsMessage {
   type: "reactions";
   eventId: string;
   windowMs: number;
-  /** Emoji to count; at most 64 emoji plus "other". */
+  /** Emoji to count; at most 16 keys, the rarest folded into "other". */
   counts: { [emoji: string]: number };
-  /** A uniform sample of at most 20 of the window's comments. */
-  comments: { id: string; emoji: string; comment: string }[];
+  /** A uniform sample of at most 10 of the window's comments. */
+  comments: ReactionComment[];
 }
 
 export interface ViewersMessage {
@@ -68,6 +102,8 @@ export interface ViewersMessage {
 export interface EndedMessage {
   type: "ended";
   eventId: string;
+  /** The result, when the scorer gave one. */
+  result?: string;
 }
 
 /** The server's error codes (protocol section 4). */
@@ -82,9 +118,20 @@ export type ServerErrorCode =
   | "unknown_event"
   | "id_mismatch"
   | "rate_limited"
-  | "event_ended";
+  | "event_ended"
+  | "comment_refused"
+  | "muted"
+  /** The token does not cover the event, or the event is private: the client stops. */
+  | "forbidden"
+  /** A token refused; the server closes with 4001 right after. */
+  | "bad_token"
+  | "token_expired"
+  | "token_required";
 
-/** An error answered by the server; the connection stays open. */
+/**
+ * An error answered by the server. The connection stays open, except after
+ * bad_token, token_expired and token_required (a 4001 close follows).
+ */
 export interface ServerErrorMessage {
   type: "error";
   /** A machine word; `message` is for people. */
@@ -101,14 +148,26 @@ export interface ClosedErrorMessage {
   message: string;
 }
 
-export type ErrorMessage = ServerErrorMessage | ClosedErrorMessage;
+/**
+ * Emitted by the client when `getToken` threw, rejected, did not settle within
+ * `openTimeout`, or returned something that is not a token: the attempt (or the
+ * refresh) failed, and is retried.
+ */
+export interface TokenUnavailableMessage {
+  type: "error";
+  code: "token_unavailable";
+  message: string;
+}
+
+export type ErrorMessage = ServerErrorMessage | ClosedErrorMessage | TokenUnavailableMessage;
 
 /**
  * The second argument of "state" handlers.
  * - "connected": `recovered` of the joined that connected it (null on a first join).
  * - "reconnecting" and "disconnected": the close `code` and `reason`; 1006 with a
- *   reason for losses without a close frame (network error, silent server, open timeout);
- *   1000 "closed by client" after `close()`.
+ *   reason for losses without a close frame (network error, silent server, open timeout,
+ *   no token from `getToken`); 1000 "closed by client" after `close()`; 1000
+ *   "join refused: forbidden" after a `forbidden` join.
  */
 export type StateDetail = { recovered: boolean | null } | { code: number; reason: string };
 
@@ -118,6 +177,7 @@ export interface EventMap {
   reactions: (message: ReactionsMessage) => void;
   viewers: (message: ViewersMessage) => void;
   ended: (message: EndedMessage) => void;
+  refreshed: (message: RefreshedMessage) => void;
   error: (message: ErrorMessage) => void;
   state: (state: State, detail: StateDetail) => void;
 }
@@ -139,13 +199,30 @@ export type WebSocketClass = new (url: string, protocols?: string | string[]) =>
 /** Anything constructible like the browser's Worker. */
 export type WorkerClass = new (url: string | URL, options?: { name?: string }) => Worker;
 
+/**
+ * A source of fresh viewer tokens, called before every connection attempt and before
+ * the current token expires: a token, null (join without one, as `id`), or a Promise
+ * of either. Throwing or rejecting fails the attempt ("error" token_unavailable).
+ */
+export type TokenSource = () => string | null | Promise<string | null>;
+
 export interface ConnectOptions {
-  /** The viewer's user id: 1 to 128 characters, no control characters. */
-  id: string;
+  /**
+   * The viewer's user id: 1 to 128 characters, no control characters. Required
+   * unless `token` or `getToken` is given (the server then takes the token's `sub`);
+   * given with a token it must equal the token's `sub`.
+   */
+  id?: string | null;
   /** The event to follow: 1 to 128 of A-Z a-z 0-9 - _ . : */
   eventId: string;
-  /** An opaque credential sent with every join (at most 2048 characters). */
+  /**
+   * A viewer token (a JWT: an ASCII string of 1 to 2048 characters) sent with every
+   * join. It cannot be refreshed: at its expiry the server closes with 4001 and the
+   * client stops. Use `getToken` for tokens that expire.
+   */
   token?: string | null;
+  /** Fresh tokens from the product's backend; not with `token`. See README.md. */
+  getToken?: TokenSource | null;
   /** The WebSocket class to use; default globalThis.WebSocket. */
   WebSocket?: WebSocketClass;
   /**
@@ -161,7 +238,7 @@ export interface ConnectOptions {
   reactionRate?: number;
   /** Reaction burst; default 10, as the server. */
   reactionBurst?: number;
-  /** Seconds to open a connection and get the join answered before retrying; default 10. */
+  /** Seconds for `getToken` to answer, and to open a connection and get the join answered, before retrying; default 10. */
   openTimeout?: number;
 }
 

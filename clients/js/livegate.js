@@ -12,6 +12,16 @@
 //   network error except close codes 4001 and 1008, waiting
 //   random() * min(cap, base * 2**attempt) seconds (exponential backoff, full
 //   jitter; attempt restarts at 0 after every successful join).
+// - Viewer tokens (protocol section 2.5): `token` is sent with every join; or
+//   `getToken` (returning a token, null, or a Promise of one) is called before
+//   every connection attempt and again at four fifths of joined.viewer.expiresIn,
+//   whose token goes out as a `refresh`. A getToken that throws or rejects is a
+//   failed attempt ("error" token_unavailable, then the usual backoff). With
+//   getToken a 4001 close (a token expired or refused) reconnects with a fresh
+//   token, unless the attempt after it is closed with 4001 again: then, as
+//   always without getToken, the client stops. A join refused with `forbidden`
+//   (the token does not cover the event, or the event is private) is never
+//   retried. `id` may be left out with a token: the server takes the token's sub.
 // - Every join after the first sends since = lastSeq and the epoch of the last
 //   joined. "joined" is emitted for every join; if recovered is true the missed
 //   scores follow as "score" events, else lastSeq restarts from joined.seq and
@@ -28,10 +38,14 @@
 // Worker exists, and fall back to setTimeout/setInterval (Node, or a CSP that
 // forbids blob: workers). See README.md.
 
-/** Close codes after which the client must not reconnect (protocol section 5). */
+/**
+ * Close codes after which the client must not reconnect (protocol section 5).
+ * With getToken, one 4001 is retried with a fresh token (see the module comment).
+ */
 export const CLOSE_CODES_NO_RETRY = Object.freeze([4001, 1008]);
 
 const NO_RETRY = new Set(CLOSE_CODES_NO_RETRY);
+const CLOSE_UNAUTHORIZED = 4001;
 const CLOSE_RATE_LIMIT_ABUSE = 4008;
 const CLOSE_ABNORMAL = 1006; // reported for losses without a close frame
 const NORMAL_CLOSURE = 1000;
@@ -46,6 +60,12 @@ const MAX_TOKEN_LEN = 2048;
 const MAX_EMOJI_LEN = 16;
 const MAX_COMMENT_LEN = 280;
 const EVENT_ID = /^[A-Za-z0-9\-_.:]{1,128}$/;
+const ASCII = /^[\x00-\x7f]*$/;
+const REFRESH_AT = 0.8; // refresh a token when four fifths of its expiresIn have passed
+const MIN_REFRESH_MS = 1000;
+// The server's answers to a refused token; the 4001 close that follows decides what next.
+const TOKEN_REFUSED = new Set(["bad_token", "token_expired", "token_required"]);
+const FORBIDDEN = "forbidden";
 
 // Python's str.isspace() / str.strip() set, which the server uses. JavaScript's
 // trim() differs (it strips U+FEFF and keeps U+001C..U+001F).
@@ -295,25 +315,55 @@ function resolveUrl(url) {
   return parsed.href;
 }
 
+/** Why the server would refuse `token` in a join of `id` and `eventId`, or null if it would not. */
+function tokenProblem(token, id, eventId) {
+  if (typeof token !== "string") return `it is ${token === null ? "null" : `a ${typeof token}`}, not a string`;
+  if (token.length < 1 || token.length > MAX_TOKEN_LEN || !ASCII.test(token)) {
+    return "it is not an ASCII string of 1 to 2048 characters";
+  }
+  // The biggest join this client will ever send must fit the server's frame limit,
+  // or every reconnect would be closed with 1009 again.
+  if (utf8Length(biggestJoin(id, eventId, token)) > MAX_CLIENT_FRAME) {
+    return "with the id and eventId it is too long for one message (4096 bytes)";
+  }
+  return null;
+}
+
+function biggestJoin(id, eventId, token) {
+  return JSON.stringify({
+    type: "join",
+    ...(id !== null ? { id } : {}),
+    eventId,
+    since: Number.MAX_SAFE_INTEGER,
+    epoch: "e".repeat(64),
+    ...(token !== null ? { token } : {}),
+  });
+}
+
 function checkOptions(options) {
   if (options === null || typeof options !== "object") throw new TypeError("livegate: options are required");
-  const { id, eventId, token } = options;
-  if (typeof id !== "string" || codePoints(id) < 1 || codePoints(id) > MAX_ID_LEN || CONTROL.test(id)) {
+  const { eventId } = options;
+  const id = options.id ?? null;
+  const token = options.token ?? null;
+  const getToken = options.getToken ?? null;
+  if (getToken !== null && typeof getToken !== "function") {
+    throw new TypeError("livegate: getToken must be a function returning a token, null, or a Promise of one");
+  }
+  if (token !== null && getToken !== null) throw new TypeError("livegate: give token or getToken, not both");
+  if (id === null && token === null && getToken === null) {
+    throw new TypeError("livegate: id is required (it may be left out with a token or getToken)");
+  }
+  if (id !== null && (typeof id !== "string" || codePoints(id) < 1 || codePoints(id) > MAX_ID_LEN || CONTROL.test(id))) {
     throw new TypeError("livegate: id must be a string of 1 to 128 characters without control characters");
   }
   if (typeof eventId !== "string" || !EVENT_ID.test(eventId)) {
     throw new TypeError("livegate: eventId must be 1 to 128 of A-Z a-z 0-9 - _ . :");
   }
-  if (token !== undefined && token !== null && (typeof token !== "string" || codePoints(token) > MAX_TOKEN_LEN)) {
-    throw new TypeError("livegate: token must be a string of at most 2048 characters");
-  }
-  // The biggest join this client will ever send must fit the server's frame limit,
-  // or every reconnect would be closed with 1009 again.
-  const biggest = JSON.stringify({
-    type: "join", id, eventId, since: Number.MAX_SAFE_INTEGER, epoch: "e".repeat(64), ...(token ? { token } : {}),
-  });
-  if (utf8Length(biggest) > MAX_CLIENT_FRAME) {
-    throw new TypeError("livegate: id, eventId and token together are too long for one message (4096 bytes)");
+  if (token !== null) {
+    const problem = tokenProblem(token, id, eventId);
+    if (problem !== null) throw new TypeError(`livegate: bad token: ${problem}`);
+  } else if (utf8Length(biggestJoin(id, eventId, null)) > MAX_CLIENT_FRAME) {
+    throw new TypeError("livegate: id and eventId together are too long for one message (4096 bytes)");
   }
   const WS = options.WebSocket ?? globalThis.WebSocket;
   if (typeof WS !== "function") {
@@ -334,7 +384,7 @@ function checkOptions(options) {
     throw new TypeError("livegate: openTimeout must be a positive number of seconds");
   }
   const WorkerClass = options.Worker === undefined ? globalThis.Worker : options.Worker;
-  return { id, eventId, token: token ?? null, WS, random, backoff, rate, burst, openTimeout, WorkerClass };
+  return { id, eventId, token, getToken, WS, random, backoff, rate, burst, openTimeout, WorkerClass };
 }
 
 /**
@@ -343,9 +393,10 @@ function checkOptions(options) {
  */
 export class Client {
   #url;
-  #id;
+  #id; // null: the server takes the viewer id from the token's sub
   #eventId;
-  #token;
+  #token; // the token of the current connection (from getToken, or the static one), or null
+  #getToken;
   #WS;
   #random;
   #backoff;
@@ -356,7 +407,7 @@ export class Client {
   #cleanups = [];
 
   #state = "connecting";
-  #phase = "idle"; // "opening" (socket, no joined yet) | "joined" | "waiting" (backoff) | "closed"
+  #phase = "idle"; // "token" (getToken) | "opening" (socket, no joined yet) | "joined" | "waiting" (backoff) | "closed"
   #ws = null;
   #everJoined = false;
   #joined = null;
@@ -374,6 +425,10 @@ export class Client {
   #intervalMs = DEFAULT_INTERVAL_MS;
   #timeoutMs = DEFAULT_TIMEOUT_MS;
   #rejoinPending = false;
+  #tokenRequests = 0; // getToken calls made; an answer to an older one is stale
+  #refreshTimer = null;
+  #expiresAt = 0; // Date.now() at which the current token expires (with a refresh due)
+  #unauthorized = 0; // 4001 closes since the last successful join
 
   constructor(url, options) {
     const o = checkOptions(options);
@@ -381,6 +436,7 @@ export class Client {
     this.#id = o.id;
     this.#eventId = o.eventId;
     this.#token = o.token;
+    this.#getToken = o.getToken;
     this.#WS = o.WS;
     this.#random = o.random;
     this.#backoff = o.backoff;
@@ -408,7 +464,10 @@ export class Client {
     return this.#joined;
   }
 
-  /** Subscribe to "joined", "score", "reactions", "viewers", "ended", "error" or "state"; returns the unsubscribe function. */
+  /**
+   * Subscribe to "joined", "score", "reactions", "viewers", "ended", "refreshed",
+   * "error" or "state"; returns the unsubscribe function.
+   */
   on(type, handler) {
     if (typeof type !== "string") throw new TypeError("livegate: on(type, handler) needs a string type");
     if (typeof handler !== "function") throw new TypeError("livegate: on(type, handler) needs a function");
@@ -476,8 +535,56 @@ export class Client {
 
   #open() {
     this.#retryTimer = null;
-    this.#phase = "opening";
     this.#rejoinPending = false;
+    if (this.#getToken === null) {
+      this.#openSocket();
+      return;
+    }
+    // A fresh token for every attempt: the last one may have expired or been
+    // refused. The open timeout covers a getToken that never settles (a fetch
+    // that hangs), so the client cannot get stuck in this phase.
+    this.#phase = "token";
+    this.#openedAt = Date.now();
+    this.#startTicker(DEFAULT_INTERVAL_MS, DEFAULT_TIMEOUT_MS);
+    const request = ++this.#tokenRequests;
+    this.#fetchToken().then(
+      (token) => {
+        if (this.#phase !== "token" || request !== this.#tokenRequests) return; // closed or timed out meanwhile
+        if (token === null && this.#id === null) {
+          this.#tokenUnavailable("getToken returned no token, and without an id the client cannot join anonymously");
+          return;
+        }
+        this.#token = token;
+        this.#openSocket();
+      },
+      (err) => {
+        if (this.#phase === "token" && request === this.#tokenRequests) this.#tokenUnavailable(err.message);
+      },
+    );
+  }
+
+  /** A token from getToken (null: none); rejects with an Error saying what went wrong. */
+  async #fetchToken() {
+    let token;
+    try {
+      token = await this.#getToken();
+    } catch (err) {
+      throw new Error(`getToken failed: ${err?.message || err}`);
+    }
+    if (token === undefined || token === null) return null;
+    const problem = tokenProblem(token, this.#id, this.#eventId);
+    if (problem !== null) throw new Error(`getToken returned a bad token: ${problem}`);
+    return token;
+  }
+
+  /** No token for this attempt: a failed attempt, retried with the usual backoff. */
+  #tokenUnavailable(message) {
+    this.#emit("error", { type: "error", code: "token_unavailable", message });
+    this.#lost({ code: CLOSE_ABNORMAL, reason: `no token: ${message}` });
+  }
+
+  #openSocket() {
+    this.#phase = "opening";
     this.#openedAt = Date.now();
     this.#lastHeard = this.#openedAt;
     let ws;
@@ -509,13 +616,20 @@ export class Client {
 
   #onOpen() {
     this.#lastHeard = Date.now();
-    const join = { type: "join", id: this.#id, eventId: this.#eventId };
-    if (this.#token !== null) join.token = this.#token;
-    if (this.#everJoined && this.#lastSeq !== null) {
-      join.since = this.#lastSeq;
+    this.#send(this.#joinMessage(this.#everJoined ? this.#lastSeq : null));
+  }
+
+  /** A join, resuming from `since` unless it is null; it carries the current token. */
+  #joinMessage(since) {
+    const join = { type: "join" };
+    if (this.#id !== null) join.id = this.#id;
+    join.eventId = this.#eventId;
+    if (since !== null) {
+      join.since = since;
       if (this.#epoch !== null) join.epoch = this.#epoch;
     }
-    this.#send(join);
+    if (this.#token !== null) join.token = this.#token;
+    return join;
   }
 
   #onMessage(data) {
@@ -549,6 +663,16 @@ export class Client {
         this.#ended = true;
         this.#emit("ended", message);
         return;
+      case "refreshed":
+        this.#scheduleRefresh(message.expiresIn);
+        this.#emit("refreshed", message);
+        return;
+      case "error":
+        // After a refresh whose token no longer covers the event (the server made
+        // the viewer leave it), or a seq-gap rejoin refused: as a refused join.
+        if (message.code === FORBIDDEN) this.#stopForbidden(message);
+        else this.#emit("error", message);
+        return;
       default:
         this.#emit(message.type, message);
     }
@@ -560,8 +684,10 @@ export class Client {
     this.#ended = joined.status === "ended";
     this.#everJoined = true;
     this.#attempt = 0;
+    this.#unauthorized = 0;
     this.#phase = "joined";
     this.#rejoinPending = false;
+    this.#scheduleRefresh(joined.viewer !== null && typeof joined.viewer === "object" ? joined.viewer.expiresIn : null);
     const recovered = joined.recovered === true;
     if (!recovered) {
       // First join, or a resume the server could not serve: the snapshot is the
@@ -589,6 +715,16 @@ export class Client {
   }
 
   #onJoinRefused(error) {
+    if (error.code === FORBIDDEN) {
+      this.#stopForbidden(error);
+      return;
+    }
+    if (TOKEN_REFUSED.has(error.code)) {
+      // The server closes with 4001 right after; that close decides whether to
+      // retry (with getToken) or stop. Always told: it says why.
+      this.#emit("error", error);
+      return;
+    }
     // unknown_event on a reconnect usually means a restarted server whose event is
     // not recreated yet: retried with backoff like a network error. On the first
     // connection the application is told (it may be a wrong event id) and the
@@ -597,6 +733,16 @@ export class Client {
     if (this.#phase === "opening") {
       this.#lost({ code: NORMAL_CLOSURE, reason: `join refused: ${error.code}` });
     }
+  }
+
+  /**
+   * The token does not cover the event, or the event is private: the same join
+   * would be refused forever (and the same token source would not change that).
+   */
+  #stopForbidden(error) {
+    this.#shutdown();
+    this.#setState("disconnected", { code: NORMAL_CLOSURE, reason: "join refused: forbidden" });
+    this.#emit("error", error);
   }
 
   #onScore(score) {
@@ -611,10 +757,7 @@ export class Client {
       // A gap: never with the server's guarantees, but fetch it rather than skip it.
       console.warn(`livegate: seq skipped from ${this.#lastSeq} to ${seq}; rejoining to recover the gap`);
       this.#rejoinPending = true;
-      const join = { type: "join", id: this.#id, eventId: this.#eventId, since: this.#lastSeq };
-      if (this.#epoch !== null) join.epoch = this.#epoch;
-      if (this.#token !== null) join.token = this.#token;
-      this.#send(join);
+      this.#send(this.#joinMessage(this.#lastSeq));
       return;
     }
     this.#lastSeq = seq;
@@ -626,7 +769,11 @@ export class Client {
     if (this.#phase === "closed") return;
     this.#abandonSocket();
     const { code, reason } = detail;
-    if (NO_RETRY.has(code)) {
+    // With getToken, a 4001 (the token expired unrefreshed, or was refused) is
+    // retried with a fresh token; a second one before any join means the source
+    // keeps giving tokens the server refuses, and retrying would loop forever.
+    const retryUnauthorized = code === CLOSE_UNAUTHORIZED && this.#getToken !== null && ++this.#unauthorized < 2;
+    if (NO_RETRY.has(code) && !retryUnauthorized) {
       this.#shutdown();
       this.#setState("disconnected", { code, reason });
       this.#emit("error", {
@@ -651,6 +798,7 @@ export class Client {
   /** Forget the current socket (its events are ignored from now on) and close it. */
   #abandonSocket() {
     this.#stopTicker();
+    this.#cancelRefresh();
     const ws = this.#ws;
     this.#ws = null;
     if (ws !== null && (ws.readyState === OPEN || ws.readyState === CONNECTING)) {
@@ -669,6 +817,57 @@ export class Client {
     this.#abandonSocket();
     this.#timers.dispose();
     for (const cleanup of this.#cleanups.splice(0)) cleanup();
+  }
+
+  // -- token refresh ---------------------------------------------------------------
+
+  /**
+   * Refresh the token at four fifths of `expiresIn` seconds, with getToken; null:
+   * none due. A static token cannot be refreshed: the server closes with 4001 at
+   * its expiry, and the client stops.
+   */
+  #scheduleRefresh(expiresIn) {
+    this.#cancelRefresh();
+    if (this.#getToken === null || typeof expiresIn !== "number" || !Number.isFinite(expiresIn)) return;
+    this.#expiresAt = Date.now() + expiresIn * 1000;
+    this.#refreshIn(Math.max(MIN_REFRESH_MS, expiresIn * REFRESH_AT * 1000));
+  }
+
+  #refreshIn(ms) {
+    this.#refreshTimer = this.#timers.setTimeout(() => {
+      this.#refreshTimer = null;
+      this.#refresh();
+    }, ms);
+  }
+
+  #cancelRefresh() {
+    if (this.#refreshTimer !== null) this.#timers.clear(this.#refreshTimer);
+    this.#refreshTimer = null;
+  }
+
+  #refresh() {
+    if (this.#phase !== "joined") return;
+    const ws = this.#ws;
+    const request = ++this.#tokenRequests;
+    const current = () => this.#phase === "joined" && this.#ws === ws && request === this.#tokenRequests;
+    this.#fetchToken().then(
+      (token) => {
+        // null: nothing new; the server closes at expiry and the reconnect asks again.
+        if (!current() || token === null) return;
+        this.#token = token; // a seq-gap rejoin on this socket carries it too
+        this.#send({ type: "refresh", token });
+      },
+      (err) => {
+        if (!current()) return;
+        this.#emit("error", { type: "error", code: "token_unavailable", message: err.message });
+        // Try again while the current token lasts. Past it the server closes with
+        // 4001, and the reconnect asks getToken again.
+        const left = this.#expiresAt - Date.now();
+        if (left > 2 * MIN_REFRESH_MS && this.#phase === "joined" && this.#refreshTimer === null) {
+          this.#refreshIn(left / 2);
+        }
+      },
+    );
   }
 
   // -- heartbeat -------------------------------------------------------------------
@@ -690,7 +889,11 @@ export class Client {
 
   #tick() {
     const now = Date.now();
-    if (this.#phase === "opening") {
+    if (this.#phase === "token") {
+      if (now - this.#openedAt > this.#openTimeoutMs) {
+        this.#tokenUnavailable(`getToken did not answer within ${this.#openTimeoutMs} ms`);
+      }
+    } else if (this.#phase === "opening") {
       if (now - this.#openedAt > this.#openTimeoutMs) {
         this.#lost({ code: CLOSE_ABNORMAL, reason: `not joined within ${this.#openTimeoutMs} ms` });
       }

@@ -152,9 +152,9 @@ class ErrorCode:
     MUTED: Final = "muted"
     """The viewer is muted on this event: the emoji counted, the comment was not shown."""
     FORBIDDEN: Final = "forbidden"
-    """The viewer's token does not allow this (a join outside its ``events``, a private
-    event without a token, a comment without a token where the server needs one);
-    the connection stays open."""
+    """The viewer's token does not allow the join (an event outside its ``events``, a
+    private event without a token naming it), or after a ``refresh`` no longer allows
+    the joined event, which the viewer then leaves; the connection stays open."""
     BAD_TOKEN: Final = "bad_token"
     """The token is not valid (signature, audience, issuer, claims, ``sub`` differs from
     the ``id``); the connection is then closed with 4001."""

@@ -52,11 +52,14 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 /**
  * A livegate server process. `start()` spawns it and resolves once it accepts TCP;
  * `stop()` sends SIGTERM and resolves when it exited; `kill()` is for after().
+ * `args` are extra command-line flags, `env` extra environment variables (secrets
+ * such as LIVEGATE_TOKEN_HMAC_SECRET go there, as the docs advise).
  */
 export class Server {
-  constructor({ port, args = [] } = {}) {
+  constructor({ port, args = [], env = {} } = {}) {
     this.port = port;
     this.args = args;
+    this.env = env;
     this.proc = null;
     this.output = "";
     this.exited = null;
@@ -87,7 +90,7 @@ export class Server {
         "--engine", "memory://",
         ...this.args,
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } },
     );
     this.proc = proc;
     live.add(proc);
@@ -133,8 +136,8 @@ export class Server {
     return json;
   }
 
-  createEvent(eventId, title = eventId) {
-    return this.api("PUT", `/api/events/${eventId}`, { sport: "generic", title });
+  createEvent(eventId, title = eventId, extra = {}) {
+    return this.api("PUT", `/api/events/${eventId}`, { sport: "generic", title, ...extra });
   }
 
   /** Publish `data`; resolves to the seq the server gave it. */
