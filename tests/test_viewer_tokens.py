@@ -595,3 +595,25 @@ async def test_sdk_static_token_refusals(
                     pass
     with pytest.raises(InvalidMessage):
         connect(token_server.ws_url, event_id="ipl-sdk")  # no id and no token
+
+
+async def test_livegate_watch_joins_with_a_token(
+    http: aiohttp.ClientSession, token_server: LivegateProcess
+) -> None:
+    await Api(http, token_server).create_event("ipl-watch")
+    env = {**os.environ, "LIVEGATE_TOKEN": fan_token("fan-tv", events=["ipl-*"], name="TV")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "livegate", "watch", "ipl-watch", "--json", "--url", token_server.ws_url),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        first = orjson.loads(await asyncio.wait_for(proc.stdout.readline(), 10))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 15)
+    viewer = first["viewer"]
+    assert first["type"] == "joined" and (viewer["id"], viewer["name"]) == ("fan-tv", "TV")
+    assert 3590 <= viewer["expiresIn"] <= 3600
