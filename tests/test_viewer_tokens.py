@@ -20,7 +20,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from livegate.client import Backoff, InvalidMessage, JoinRejected, Unauthorized, connect
+from livegate.client import (
+    Backoff,
+    ConnectFailed,
+    InvalidMessage,
+    JoinRejected,
+    Unauthorized,
+    connect,
+)
 from livegate.config import Settings
 from livegate.protocol import CloseCode
 from livegate.viewer_tokens import (
@@ -617,3 +624,102 @@ async def test_livegate_watch_joins_with_a_token(
     viewer = first["viewer"]
     assert first["type"] == "joined" and (viewer["id"], viewer["name"]) == ("fan-tv", "TV")
     assert 3590 <= viewer["expiresIn"] <= 3600
+
+
+# -- what a review found ------------------------------------------------------------------
+
+
+def test_clock_skew_and_absurd_claims() -> None:
+    verifier = TokenVerifier.load(hmac_secret=SECRET)
+    assert verifier is not None
+    now = time.time()
+    # The login system's clock 10 s ahead: its fresh tokens still work.
+    ahead = jwt.encode({"sub": "x", "iat": int(now + 10)}, SECRET, algorithm="HS256")
+    assert verifier.verify(ahead, now).sub == "x"
+    for exp in (1e20, -5, 0):
+        raw = jwt.encode({"sub": "x", "exp": exp}, SECRET, algorithm="HS256")
+        assert refused(verifier, raw).code == "bad_token", exp
+
+
+def test_a_jwks_with_a_private_or_a_short_key_is_refused_at_load(tmp_path: Path) -> None:
+    jwks = tmp_path / "jwks.json"
+    private = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.get_default_algorithms()["ES256"].to_jwk(private))
+    jwks.write_text(json.dumps({"keys": [jwk]}))
+    with pytest.raises(ValueError, match="private key"):
+        TokenVerifier.load(jwks_file=str(jwks))
+    short = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    jwk = json.loads(jwt.algorithms.get_default_algorithms()["RS256"].to_jwk(short))
+    jwks.write_text(json.dumps({"keys": [jwk]}))
+    with pytest.raises(ValueError, match="2048"):
+        TokenVerifier.load(jwks_file=str(jwks))
+
+
+def test_expiry_bookkeeping_forgets_connections_that_left() -> None:
+    """Connections gone before their token's exp leave nothing behind, however long
+    the tokens live (one heap entry per distinct second would grow for a month)."""
+    from livegate.gateway import Gateway
+
+    class Conn:  # what _set_viewer reads of a connection
+        viewer: ViewerClaims | None = None
+        closed = False
+
+    gateway = Gateway(Settings(api_key="k" * 16))
+    now = int(time.time())
+    conns = [Conn() for _ in range(1000)]
+    for offset, conn in enumerate(conns):
+        claims = ViewerClaims(f"v{offset}", now + 86_400 + offset, None, None)
+        gateway._set_viewer(conn, claims)  # type: ignore[arg-type]
+    for conn in conns:
+        gateway._set_viewer(conn, None)  # type: ignore[arg-type]
+    assert gateway._expiring == {}
+    live = Conn()
+    gateway._set_viewer(live, ViewerClaims("live", now + 60, None, None))  # type: ignore[arg-type]
+    assert len(gateway._expiry_heap) <= 66 and list(gateway._expiring) == [now + 60]
+
+
+def test_livegate_token_with_an_empty_secret_file(tmp_path: Path) -> None:
+    empty = tmp_path / "secret"
+    empty.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "livegate", "token", "--sub", "x", "--secret-file", str(empty)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and "32 bytes" in result.stderr
+
+
+async def test_sdk_a_get_token_that_hangs_fails_the_attempt(token_server: LivegateProcess) -> None:
+    async def hangs() -> str:
+        await asyncio.sleep(3600)
+        return "never"
+
+    with pytest.raises(ConnectFailed, match="get_token"):
+        async with asyncio.timeout(5):
+            async with connect(
+                token_server.ws_url, event_id="x", get_token=hangs, open_timeout=0.3
+            ):
+                pass
+
+
+async def test_private_is_set_at_creation_for_good(
+    http: aiohttp.ClientSession, token_server: LivegateProcess
+) -> None:
+    base, headers = f"{token_server.url}/api/events", token_server.headers()
+
+    async def put(event_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        async with http.put(f"{base}/{event_id}", json=body, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    assert (await put("p-one", {"sport": "generic", "private": 1}))[0] == 400
+    status, body = await put("p-paid", {"sport": "generic", "private": True, "venue": "A"})
+    assert status == 201
+    status, body = await put("p-paid", {"venue": "B"})  # meta replaced, private kept
+    assert status == 200 and body["meta"] == {"venue": "B", "private": True}
+    assert (await put("p-paid", {"private": False}))[0] == 400
+    assert (await put("p-open", {"sport": "generic"}))[0] == 201
+    assert (await put("p-open", {"private": True}))[0] == 400
+    ws = await connect_and_send(
+        http, token_server, {"type": "join", "id": "a", "eventId": "p-paid"}
+    )
+    assert (await recv_json(ws))["code"] == "forbidden"

@@ -252,7 +252,8 @@ def _token(args: argparse.Namespace) -> int:
     else:
         algorithm = "HS256"
         if args.secret_file:
-            key = Path(args.secret_file).read_text(encoding="utf-8").splitlines()[0].strip()
+            lines = Path(args.secret_file).read_text(encoding="utf-8").splitlines()
+            key = lines[0].strip() if lines else ""
         else:
             key = os.environ.get("LIVEGATE_TOKEN_HMAC_SECRET", "")
         if len(key.encode()) < MIN_HMAC_SECRET_LEN:

@@ -508,10 +508,12 @@ class Client:
             raise
 
     async def _fetch_token(self) -> str | None:
-        """A token from ``get_token``; what it raises is a failed attempt (ConnectFailed)."""
+        """A token from ``get_token``; what it raises, or not answering within
+        ``open_timeout``, is a failed attempt (ConnectFailed)."""
         assert self._get_token is not None
         try:
-            token = await self._get_token()
+            async with asyncio.timeout(self._open_timeout):  # a hung backend is a failure
+                token = await self._get_token()
         except Exception as exc:
             raise ConnectFailed(f"get_token failed: {exc!r}") from exc
         if token is not None and not isinstance(token, str):

@@ -162,6 +162,9 @@ class Gateway:
         self._ended: set[str] = set()
         self._mutes: dict[str, dict[str, int]] = {}
         """Mutes in force (viewer id to end, ms) of each subscribed event."""
+        self._mutes_loading: dict[str, dict[str, int] | None] = {}
+        """Events whose mutes are being read at subscription, with any ``mutes`` message
+        that arrived meanwhile (newer than what the read may return)."""
         self._expiring: dict[int, set[Connection]] = {}
         """Connections by the second their token expires; ``_expiry_heap`` orders them."""
         self._expiry_heap: list[int] = []
@@ -591,12 +594,21 @@ class Gateway:
             expiring = self._expiring.get(old.exp)
             if expiring is not None:
                 expiring.discard(conn)
+                if not expiring:
+                    del self._expiring[old.exp]  # its heap entry is skipped when due
         conn.viewer = viewer
         if viewer is not None and viewer.exp is not None and not conn.closed:
             expiring = self._expiring.get(viewer.exp)
             if expiring is None:
                 expiring = self._expiring[viewer.exp] = set()
-                heapq.heappush(self._expiry_heap, viewer.exp)
+                heap = self._expiry_heap
+                if len(heap) > 2 * len(self._expiring) + 64:
+                    # Seconds whose connections all left: drop them, or the heap would
+                    # hold one entry per second of the longest token's lifetime.
+                    heap[:] = list(self._expiring)
+                    heapq.heapify(heap)
+                else:
+                    heapq.heappush(heap, viewer.exp)
             expiring.add(conn)
 
     def _close_expired(self) -> None:
@@ -604,7 +616,7 @@ class Gateway:
         now = self.clock.time_ms() / 1000
         heap = self._expiry_heap
         while heap and heap[0] <= now:
-            for conn in self._expiring.pop(heapq.heappop(heap), ()):
+            for conn in list(self._expiring.pop(heapq.heappop(heap), ())):
                 self._refuse_token(conn, ErrorCode.TOKEN_EXPIRED, "the token has expired")
 
     async def _refresh(self, conn: Connection, message: protocol.Refresh, now: float) -> None:
@@ -656,9 +668,19 @@ class Gateway:
         async with self._subscription_locks.hold(event_id):
             if event_id not in self._subscribed:
                 await self.engine.subscribe(event_id)
+                # Read after subscribing: a change from now on arrives as a `mutes` message,
+                # and one that arrives during the read is newer than what it returns.
+                self._mutes_loading[event_id] = None
+                try:
+                    mutes = await self.engine.mutes(event_id, self.clock.time_ms())
+                except BaseException:
+                    with contextlib.suppress(EngineUnavailable):
+                        await self.engine.unsubscribe(event_id)
+                    raise
+                finally:
+                    newer = self._mutes_loading.pop(event_id, None)
+                self._mutes[event_id] = newer if newer is not None else mutes
                 self._subscribed.add(event_id)
-                # After subscribing: a change from now on arrives as a `mutes` message.
-                self._mutes[event_id] = await self.engine.mutes(event_id, self.clock.time_ms())
 
     async def _maybe_unsubscribe(self, event_id: str) -> None:
         async with self._subscription_locks.hold(event_id):
@@ -802,7 +824,9 @@ class Gateway:
                 self._merge_partial(event_id, payload)
                 return
             if kind == "mutes":
-                if event_id in self._subscribed:
+                if event_id in self._mutes_loading:
+                    self._mutes_loading[event_id] = protocol.decode_mutes(payload)
+                elif event_id in self._subscribed:
                     self._mutes[event_id] = protocol.decode_mutes(payload)
                 return
             if kind == "ended":

@@ -400,13 +400,22 @@ async def put_event(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_field", "'sport' must be a lowercase word such as 'cricket'")
     if title is not None and (not isinstance(title, str) or not 0 < len(title) <= MAX_TITLE):
         raise ApiError(400, "bad_field", f"'title' must be a string of 1 to {MAX_TITLE} characters")
-    if body.get("private", False) not in (True, False):
+    if not isinstance(body.get("private", False), bool):
         raise ApiError(400, "bad_field", "'private' must be true or false")
+    gateway = _gateway(request)
+    existing = await gateway.get_event(event_id)
+    if existing is None and sport is None:
+        raise ApiError(400, "missing_field", "'sport' is required to create an event")
+    if existing is not None and _is_private(existing):
+        # Viewers were let in (or kept out) by it: it is set at creation, for good.
+        if body.get("private", True) is not True:
+            raise ApiError(400, "bad_field", "'private' is set when the event is created")
+        if body:
+            body["private"] = True  # a new meta replaces the old one, but not this
+    elif existing is not None and body.get("private") is True:
+        raise ApiError(400, "bad_field", "'private' is set when the event is created")
     if len(orjson.dumps(body)) > MAX_META:
         raise ApiError(413, "too_large", f"the event's other fields (meta) exceed {MAX_META} bytes")
-    gateway = _gateway(request)
-    if sport is None and await gateway.get_event(event_id) is None:
-        raise ApiError(400, "missing_field", "'sport' is required to create an event")
     try:
         info, created = await gateway.put_event(event_id, sport, title, body)
     except EventsFull as exc:

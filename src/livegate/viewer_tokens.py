@@ -61,6 +61,10 @@ VERIFIED_CACHE: Final = 10_000
 """Tokens whose signature was checked, remembered (by digest) so that a client joining
 or refreshing again and again with one valid token costs a lookup, not a signature check
 (ES256 verification is ~100 µs: 20 messages a second on many connections would add up)."""
+LEEWAY: Final = 60
+"""Seconds of clock skew allowed on ``iat`` and ``nbf`` (the login system's clock may run
+ahead of the gateway's); ``exp`` is checked without it."""
+MAX_EXP: Final = 2**53
 _RSA_ALGORITHMS: Final = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]
 _EC_ALGORITHMS: Final = ["ES256", "ES384", "ES512"]
 
@@ -186,6 +190,7 @@ class TokenVerifier:
                 algorithms=key.algorithms,
                 audience=self.audience,
                 issuer=self.issuer,
+                leeway=LEEWAY,
                 options={
                     "verify_exp": False,  # checked below against the caller's clock
                     "verify_aud": self.audience is not None,
@@ -200,7 +205,7 @@ class TokenVerifier:
 _REASONS: Final[tuple[tuple[type[jwt.InvalidTokenError], str], ...]] = (
     (jwt.InvalidAudienceError, "the token is for another audience"),
     (jwt.InvalidIssuerError, "the token is from another issuer"),
-    (jwt.ImmatureSignatureError, "the token is not valid yet (nbf)"),
+    (jwt.ImmatureSignatureError, "the token is not valid yet (nbf or iat in the future)"),
     (jwt.InvalidAlgorithmError, "the token's algorithm is not accepted"),
     (jwt.InvalidSignatureError, "the token's signature does not verify"),
 )
@@ -225,7 +230,9 @@ def _claims(payload: dict[str, Any]) -> ViewerClaims:
     if not (isinstance(sub, str) and 0 < len(sub) <= MAX_USER_ID_LEN and _printable(sub)):
         raise _bad(f"'sub' must be a string of 1 to {MAX_USER_ID_LEN} printable characters")
     exp = payload.get("exp")
-    if exp is not None and (isinstance(exp, bool) or not isinstance(exp, int | float)):
+    if exp is not None and (
+        isinstance(exp, bool) or not isinstance(exp, int | float) or not 0 < exp < MAX_EXP
+    ):
         raise _bad("'exp' must be a number of seconds since the Unix epoch")
     events = payload.get("events")
     if events is not None:
@@ -277,12 +284,16 @@ def _public_key(pem: bytes) -> _Key:
     except ValueError:
         raise ValueError("the token public key is not a PEM public key") from None
     if isinstance(key, RSAPublicKey):
-        if key.key_size < 2048:
-            raise ValueError("the token public key is an RSA key shorter than 2048 bits")
+        _check_rsa_size(key, "the token public key")
         return _Key(key, _RSA_ALGORITHMS)
     if isinstance(key, EllipticCurvePublicKey):
         return _Key(key, _EC_ALGORITHMS)
     raise ValueError("the token public key must be an RSA or EC (P-256/384/521) key")
+
+
+def _check_rsa_size(key: RSAPublicKey, what: str) -> None:
+    if key.key_size < 2048:
+        raise ValueError(f"{what} is an RSA key shorter than 2048 bits")
 
 
 def _jwks(raw: bytes) -> dict[str | None, _Key]:
@@ -307,10 +318,15 @@ def _jwks(raw: bytes) -> dict[str | None, _Key]:
                     f"{MIN_HMAC_SECRET_LEN} bytes"
                 )
             algorithms = ["HS256"]
-        elif jwk.key_type == "RSA":
-            algorithms = _RSA_ALGORITHMS
-        elif jwk.key_type == "EC":
-            algorithms = _EC_ALGORITHMS
+        elif jwk.key_type in ("RSA", "EC"):
+            # A private key would load but never verify: refuse it here, not per token.
+            if not isinstance(jwk.key, RSAPublicKey | EllipticCurvePublicKey):
+                raise ValueError(
+                    f"the token JWKS key {index} is a private key: give its public half"
+                )
+            if isinstance(jwk.key, RSAPublicKey):
+                _check_rsa_size(jwk.key, f"the token JWKS key {index}")
+            algorithms = _RSA_ALGORITHMS if jwk.key_type == "RSA" else _EC_ALGORITHMS
         else:
             raise ValueError(f"the token JWKS key {index} has an unsupported type {jwk.key_type}")
         if isinstance(entry, dict) and isinstance(entry.get("alg"), str):

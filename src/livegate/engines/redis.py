@@ -613,7 +613,11 @@ class RedisEngine:
         mutes = _mutes(_pairs(reply[1:]), now)
         # Sent apart from the script (whose PUBLISH would need the set encoded in Lua);
         # a node that misses it reads the set again at its position check (mutes_v).
-        await self.publish(event_id, protocol.encode_mutes(event_id, mutes))
+        # The mute is stored by now, so a failed send must not report it as not done.
+        try:
+            await self.publish(event_id, protocol.encode_mutes(event_id, mutes))
+        except EngineUnavailable:
+            log.warning("the mutes of %r reach the other nodes at their next check", event_id)
         return mutes
 
     async def mutes(self, event_id: str, now: int) -> dict[str, int]:
@@ -856,8 +860,7 @@ class RedisEngine:
             if self._subs.get(event_id) is not sub or sub.filling or seq is None:
                 continue
             if mutes_version != sub.mutes_version:
-                sub.mutes_version = mutes_version
-                stale_mutes.append(event_id)
+                stale_mutes.append((event_id, sub, mutes_version))
             queued = []
             if status == b"ended" and not sub.ended:
                 ended = protocol.encode_ended(event_id, result.decode() if result else None)
@@ -865,11 +868,14 @@ class RedisEngine:
             if int(seq) > sub.last or queued:
                 self._start_fill(event_id, sub, queued)
         now = time.time_ns() // 1_000_000
-        for event_id in stale_mutes:
-            with contextlib.suppress(UnknownEvent):
+        for event_id, sub, mutes_version in stale_mutes:
+            try:
                 mutes = await self.mutes(event_id, now)
-                if event_id in self._subs:
-                    self._on_message(event_id, protocol.encode_mutes(event_id, mutes))
+            except (UnknownEvent, EngineUnavailable):
+                continue  # the version stays stale: read again at the next check
+            if self._subs.get(event_id) is sub:
+                sub.mutes_version = mutes_version
+                self._on_message(event_id, protocol.encode_mutes(event_id, mutes))
 
 
 def _score_parts(event_id: str, now: int) -> tuple[bytes, bytes]:
