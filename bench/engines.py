@@ -206,6 +206,7 @@ async def part_publish(args: argparse.Namespace, logdir: Path) -> dict[str, Any]
         "sqlite normal": f"sqlite://{logdir / 'normal.db'}?synchronous=normal",
         "redis": redis_url,
     }
+    engines = {name: url for name, url in engines.items() if name in args.engines}
     results: dict[str, list[dict[str, float]]] = {name: [] for name in engines}
     try:
         for _rep in range(args.repeat):
@@ -228,10 +229,16 @@ async def _publish_run(args: argparse.Namespace, engine: str, logdir: Path) -> d
             await node.ready(session)
             events = [f"p{i}" for i in range(args.publishers)]
             for event_id in events:
-                await create(session, node.url, event_id, "generic")
-            payload = make_payload(0, 0)
+                await create(session, node.url, event_id, args.sport)
+            # Cricket checks each ball against the last one: every event counts its own.
+            balls = dict.fromkeys(events, 0)
+
+            def payload_of(event_id: str) -> bytes:
+                balls[event_id] += 1
+                return make_payload(0, balls[event_id] - 1)
+
             for event_id in events:  # warm up
-                await post(session, node.url, event_id, payload)
+                await post(session, node.url, event_id, payload_of(event_id))
             done = 0
             stop_at = time.perf_counter() + args.seconds
             cpu0, t0 = node.cpu_s(), time.perf_counter()
@@ -239,7 +246,7 @@ async def _publish_run(args: argparse.Namespace, engine: str, logdir: Path) -> d
             async def publisher(event_id: str) -> None:
                 nonlocal done
                 while time.perf_counter() < stop_at:
-                    await post(session, node.url, event_id, payload)
+                    await post(session, node.url, event_id, payload_of(event_id))
                     done += 1
 
             await asyncio.gather(*(publisher(e) for e in events))
@@ -247,7 +254,7 @@ async def _publish_run(args: argparse.Namespace, engine: str, logdir: Path) -> d
             latencies = []
             for i in range(args.count):
                 started = time.perf_counter()
-                await post(session, node.url, events[0], payload, f"lat-{i}")
+                await post(session, node.url, events[0], payload_of(events[0]), f"lat-{i}")
                 latencies.append((time.perf_counter() - started) * 1000)
             latencies.sort()
             return {
@@ -449,6 +456,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--updates", type=int, default=50, help="updates per latency/scale run")
     parser.add_argument("--scale-viewers", type=int, default=5000, help="viewers for scale")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        default=["memory", "sqlite full", "sqlite normal", "redis"],
+        help="engines of the publish part",
+    )
+    parser.add_argument(
+        "--sport", default="generic", help="the publish part's sport (cricket keeps a state)"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     return parser.parse_args(argv)
 

@@ -120,8 +120,41 @@ def test_a_state_past_its_bound_refuses_the_update() -> None:
             return {"texts": [*(state or {}).get("texts", ()), payload["text"]]}
 
     sport: Any = Hoarder()
-    state = _next_state(sport, None, {"text": "x" * (MAX_STATE // 2)})
-    assert state is not None
+    state, encoded = _next_state(sport, None, {"text": "x" * (MAX_STATE // 2)})
+    assert state is not None and encoded is not None
     with pytest.raises(InvalidUpdate, match="match state would exceed"):
         _next_state(sport, state, {"text": "x" * (MAX_STATE // 2)})
-    assert _next_state(get_sport("generic"), None, {"a": 1}) is None  # no state kept
+    assert _next_state(get_sport("generic"), None, {"a": 1}) == (None, None)  # no state kept
+
+
+def test_the_parsed_cache_serves_only_the_latest_update() -> None:
+    """A publish reuses the decoded payload and state it accepted last, and decodes the
+    engine's bytes whenever another update (another node's) came since, or the event was
+    recreated, or the entry was pushed out by the byte budget."""
+    import orjson
+
+    from livegate.engines import EventInfo
+    from livegate.gateway import _ParsedCache
+
+    def info(seq: int, epoch: str = "e1", payload: object = None) -> EventInfo:
+        snapshot = orjson.dumps(payload) if payload is not None else None
+        return EventInfo("m1", epoch, "generic", "t", "live", seq, snapshot, 0, 0)
+
+    cache = _ParsedCache(budget=100)
+    mine = {"n": 1}
+    cache.put("m1", "e1", 1, mine, None, b'{"n":1}', None)
+    previous, _ = cache.take(info(1, payload={"n": 1}))
+    assert previous is mine  # no decode
+    cache.put("m1", "e1", 1, mine, None, b'{"n":1}', None)
+    previous, _ = cache.take(info(2, payload={"n": 2}))  # another node's update
+    assert previous == {"n": 2} and previous is not mine
+    cache.put("m1", "e1", 1, mine, None, b'{"n":1}', None)
+    assert cache.take(info(1, epoch="e2", payload={"n": 9}))[0] == {"n": 9}  # recreated
+    # Taken once: a second take decodes (a sport's check may have changed the objects).
+    cache.put("m1", "e1", 1, mine, None, b'{"n":1}', None)
+    cache.take(info(1, payload={"n": 1}))
+    assert cache.take(info(1, payload={"n": 1}))[0] is not mine
+    # The budget: a newer event pushes the oldest out.
+    cache.put("m1", "e1", 1, mine, None, b"x" * 60, None)
+    cache.put("m2", "e1", 1, {"n": 2}, None, b"y" * 60, None)
+    assert cache.take(info(1, payload={"n": 1}))[0] is not mine

@@ -22,6 +22,7 @@ import os
 import random
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -61,6 +62,10 @@ MAX_EVENTS = 10_000
 
 MAX_MUTES = 1000
 """Viewers muted at once on one event; muting more is refused."""
+
+PARSED_CACHE_BYTES = 64 * 1024 * 1024
+"""Encoded bytes of payloads and states kept decoded for the next publish of their event
+(least recently published events are forgotten first)."""
 
 APPEND_ATTEMPTS = 5
 """Times an update is validated and appended when other updates of its event keep
@@ -171,6 +176,8 @@ class Gateway:
         self._viewers_sent: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._resets: set[asyncio.Task[None]] = set()
+        self._parsed = _ParsedCache(PARSED_CACHE_BYTES)
+        """Each event's latest payload and state as decoded objects, by (epoch, seq)."""
         self._out = {kind: self.metrics.messages_out.labels(kind) for kind in _SERVER_TYPES}
         self._resume_max_bytes = min(settings.resume_max_bytes, settings.max_buffer // 2)
         heartbeat = settings.heartbeat_interval, settings.heartbeat_timeout
@@ -913,12 +920,12 @@ class Gateway:
                 raise UnknownEvent(event_id)
             if info.status == "ended":
                 raise EventEnded(event_id)
-            previous = orjson.loads(info.snapshot) if info.snapshot else None
+            previous, previous_state = self._parsed.take(info)
             sport = get_sport(info.sport)
             errors = sport.validate(data, previous)
             if errors:
                 raise InvalidUpdate(errors)
-            state = _next_state(sport, info.state, data)
+            folded, state = _next_state(sport, previous_state, data)
             try:
                 result = await engine.append(
                     event_id,
@@ -932,6 +939,7 @@ class Gateway:
                 self.metrics.errors.labels("seq_conflict").inc()
                 continue
             if not result.duplicate:
+                self._parsed.put(event_id, info.epoch, result.seq, data, folded, data_json, state)
                 self.metrics.updates.inc()
                 if result.seq == 1:
                     self.events_version += 1  # scheduled -> live
@@ -1008,20 +1016,73 @@ _SERVER_TYPES = (
 _TYPE_START = len(b'{"type":"')
 
 
-def _next_state(sport: Sport, state: bytes | None, data: dict[str, Any]) -> bytes | None:
-    """The sport's match state after ``data``, encoded; None for a sport without one.
+def _next_state(sport: Sport, state: Any, data: dict[str, Any]) -> tuple[Any, bytes | None]:
+    """The sport's match state after ``data`` and its encoding; (None, None) for a sport
+    without one. ``state`` is the decoded state so far (None before the first update).
 
     A state past :data:`MAX_STATE` refuses the update (nothing is stored).
     """
-    folded = fold_state(sport, orjson.loads(state) if state else None, data)
+    folded = fold_state(sport, state, data)
     if folded is None:
-        return None
+        return None, None
     encoded = orjson.dumps(folded)
     if len(encoded) > MAX_STATE:
         raise InvalidUpdate(
             [FieldError("payload", f"the match state would exceed {MAX_STATE} bytes")]
         )
-    return encoded
+    return folded, encoded
+
+
+class _ParsedCache:
+    """Each event's latest payload and state, decoded, valid at one (epoch, seq).
+
+    A publish checks the update against the previous payload and folds it into the
+    state; decoding both from the engine's bytes every time costs more than the
+    check. What this node accepted last is kept decoded; the engine's (epoch, seq)
+    says whether it is still the latest (another node's update moves the seq, a
+    recreated event the epoch). Entries are taken, not shared: a sport's check may
+    not keep or change them behind the cache's back. Bounded by encoded bytes.
+    """
+
+    __slots__ = ("_budget", "_entries", "_size")
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._size = 0
+        self._entries: OrderedDict[str, tuple[str, int, Any, Any, int]] = OrderedDict()
+
+    def take(self, info: EventInfo) -> tuple[Any, Any]:
+        """(payload, state) of ``info``'s latest update, decoded; from the cache when it
+        holds that update, else from its bytes. The entry is used up either way."""
+        entry = self._entries.pop(info.event_id, None)
+        if entry is not None:
+            self._size -= entry[4]
+            if (entry[0], entry[1]) == (info.epoch, info.seq):
+                return entry[2], entry[3]
+        previous = orjson.loads(info.snapshot) if info.snapshot else None
+        return previous, orjson.loads(info.state) if info.state else None
+
+    def put(
+        self,
+        event_id: str,
+        epoch: str,
+        seq: int,
+        payload: Any,
+        state: Any,
+        payload_json: bytes,
+        state_json: bytes | None,
+    ) -> None:
+        size = len(payload_json) + len(state_json or b"")
+        if size > self._budget:
+            return
+        old = self._entries.pop(event_id, None)
+        if old is not None:
+            self._size -= old[4]
+        self._entries[event_id] = (epoch, seq, payload, state, size)
+        self._size += size
+        while self._size > self._budget:
+            _, evicted = self._entries.popitem(last=False)
+            self._size -= evicted[4]
 
 
 def _message_type(payload: bytes) -> str:

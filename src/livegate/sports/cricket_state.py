@@ -32,9 +32,10 @@ wicket, so a five-day Test (4 innings, ~2,700 balls) is a few KiB, far under
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any, Final
+
+import orjson
 
 from livegate.sports.cricket import dismissal
 
@@ -51,7 +52,8 @@ _SHORT_EXTRAS = {"wide": "wd", "noball": "nb", "bye": "b", "legbye": "lb", "pena
 def fold(state: dict[str, Any] | None, payload: dict[str, Any]) -> dict[str, Any]:
     """The scorecard after ``payload`` (a valid cricket update), from ``state`` (None
     before the first). ``state`` is not modified."""
-    match = copy.deepcopy(state) if state else {"innings": [], "recent": []}
+    # A JSON round trip copies a scorecard ~10x faster than copy.deepcopy.
+    match = orjson.loads(orjson.dumps(state)) if state else {"innings": [], "recent": []}
     kind = payload.get("kind")
     if isinstance(kind, str) and not any(_BALL_KEY.fullmatch(str(k)) for k in payload):
         match["status"] = {"kind": kind, "comment": payload.get("comment", "")}
