@@ -124,6 +124,12 @@ _SERVE_FLAGS = (
         'a path on this site where the web app gets a viewer token as {"token": ...} '
         "(your login backend, behind the same host)",
     ),
+    _Flag(
+        "workers",
+        int,
+        "worker processes on the one port (SO_REUSEPORT), e.g. one per core; more than 1 "
+        "needs the Redis engine (1)",
+    ),
     _Flag("node-id", str, "names this node in /healthz, logs and viewer counts (hostname-pid)"),
     _Flag(
         "engine",
@@ -286,6 +292,22 @@ def _install_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+def _without_workers(argv: Sequence[str] | None) -> list[str]:
+    """The ``serve`` flags as given, less ``--workers`` (a worker runs one process)."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    given = given[given.index("serve") + 1 :]
+    kept: list[str] = []
+    skip = False
+    for arg in given:
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            kept.append(arg)
+    return kept
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command in ("serve", "demo"):
@@ -293,7 +315,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         logging.basicConfig(
             level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        _check_port(settings.host, settings.port)
+        from livegate.workers import worker_info
+
+        if worker_info() is None:
+            _check_port(settings.host, settings.port)
+        if args.command == "demo" and settings.workers > 1:
+            _usage_error("the demo runs one worker; use 'serve --workers N' with Redis")
         if generated:
             print(
                 "livegate: no API key configured; generated one for this run. To publish "
@@ -301,6 +328,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"    export {ENV_PREFIX}API_KEY={settings.api_key}\n",
                 flush=True,
             )
+        if settings.workers > 1:
+            from livegate.workers import run_supervisor
+
+            if generated:  # every worker must take the same key
+                os.environ[_env_name("api-key")] = settings.api_key
+            sys.exit(run_supervisor(_without_workers(argv), settings.workers))
         from livegate.server import run
 
         while_serving = None

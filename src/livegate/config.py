@@ -122,6 +122,8 @@ class Settings:
     """If set, a viewer token's ``aud`` must include it."""
     token_issuer: str = ""
     """If set, a viewer token's ``iss`` must equal it."""
+    workers: int = 1
+    """Worker processes on one port (``SO_REUSEPORT``); more than one needs Redis."""
     web_token_url: str = ""
     """Where the web app gets a viewer token (same origin, e.g. ``/auth/livegate-token``):
     the product's own login backend answers ``{"token": "..."}``."""
@@ -186,6 +188,13 @@ class Settings:
             self.web_token_url.startswith("/") and not self.web_token_url.startswith("//")
         ):
             raise ValueError("the web token URL must be a path on this site, such as /auth/token")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.workers > 1 and not self.engine_url.startswith(("redis://", "rediss://")):
+            raise ValueError(
+                "more than one worker needs the Redis engine (--engine redis://HOST:PORT/DB): "
+                "the memory and SQLite engines belong to one process"
+            )
         if self.viewer_auth not in VIEWER_AUTH_MODES:
             raise ValueError(f"viewer auth must be one of {', '.join(VIEWER_AUTH_MODES)}")
         if self.token_verifier() is None and self.viewer_auth == "required":

@@ -8,6 +8,7 @@ One port serves the WebSocket at ``/ws``, the JSON API under ``/api``,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import re
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import WSMsgType, web
 
@@ -42,12 +44,15 @@ from livegate.server_guards import (
 )
 from livegate.sports import get_sport
 from livegate.throttled_log import ThrottledLog
+from livegate.workers import WorkerInfo, gather_metrics, worker_info
 
 __all__ = ["create_app", "run"]
 
 log = logging.getLogger(__name__)
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
+WORKERS_KEY = web.AppKey("workers", tuple)
+"""With ``--workers``: (this worker's WorkerInfo, a client session for its siblings)."""
 MAX_RESULT = 200
 """Characters of an event's result ("CSK won by 5 wickets")."""
 MAX_END_BODY = 1024
@@ -657,9 +662,36 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """This node's metrics; with ``--workers``, every worker's, labelled ``worker``."""
+    own = _gateway(request).metrics.render()
+    workers = request.app.get(WORKERS_KEY)
+    if workers is not None:
+        info, session = workers
+        own = await gather_metrics(info, session, own)
+    return web.Response(body=own, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def local_metrics(request: web.Request) -> web.Response:
+    """One worker's own metrics, on its private port, for the worker that takes a scrape."""
     return web.Response(
         body=_gateway(request).metrics.render(), headers={"Content-Type": CONTENT_TYPE}
     )
+
+
+async def _start_worker_metrics(gateway: Gateway, info: WorkerInfo) -> web.AppRunner:
+    """Serve this worker's metrics on a private 127.0.0.1 port and publish the port."""
+    private = web.Application()
+    private[GATEWAY_KEY] = gateway
+    private.router.add_get("/metrics", local_metrics)
+    runner = web.AppRunner(private, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    written = info.port_file().with_suffix(".tmp")
+    written.write_text(str(port))
+    written.replace(info.port_file())  # siblings never read half a port
+    return runner
 
 
 async def api_index(request: web.Request) -> web.Response:
@@ -922,6 +954,9 @@ async def run(
     On a signal: stop accepting, close every viewer with 1012 spread over
     ``settings.drain_window``, wait briefly for the closes, and clean up.
     """
+    worker = worker_info()
+    if worker is not None and settings.node_id:
+        settings = dataclasses.replace(settings, node_id=f"{settings.node_id}-w{worker.index}")
     fd_limit = raise_fd_limit()
     capacity = _capacity(settings, fd_limit)
     limits = NodeLimits.from_settings(settings, capacity)
@@ -929,6 +964,8 @@ async def run(
     gateway = Gateway(settings)
     await gateway.start()
     app = create_app(gateway, limits)
+    if worker is not None:
+        app[WORKERS_KEY] = (worker, aiohttp.ClientSession())
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -956,6 +993,7 @@ async def run(
         settings.port,
         backlog=4096,
         reuse_address=True,
+        reuse_port=worker is not None,  # the kernel spreads connections over the workers
         header_timeout=settings.header_timeout,
         # Half the descriptors the WebSocket cap leaves over may be outside a request.
         max_waiting=max(16, (fd_limit - capacity) // 2),
@@ -963,7 +1001,9 @@ async def run(
     )
     limits.site = site
     await site.start()
-    announce(f"livegate {__version__} listening on http://{settings.host}:{settings.port}")
+    private = await _start_worker_metrics(gateway, worker) if worker is not None else None
+    prefix = "" if worker is None else f"worker {worker.index}: "
+    announce(f"{prefix}livegate {__version__} listening on http://{settings.host}:{settings.port}")
     log.info("capacity: %d WebSocket connections (file descriptor limit %d)", capacity, fd_limit)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -1007,6 +1047,11 @@ async def run(
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+        if private is not None and worker is not None:
+            worker.port_file().unlink(missing_ok=True)
+            _info, session = app[WORKERS_KEY]
+            await session.close()
+            await private.cleanup()
         await runner.cleanup()
         await gateway.close()
     announce("livegate: stopped")
