@@ -103,8 +103,13 @@ class Node:
         raise RuntimeError("node not ready")
 
     def cpu_s(self) -> float:
-        user, system = proc_cpu_seconds(self.proc.pid)
-        return user + system
+        """CPU seconds of the node, and of its workers when it runs ``--workers``."""
+        total = 0.0
+        for pid in [self.proc.pid, *_children(self.proc.pid)]:
+            with contextlib.suppress(OSError):
+                user, system = proc_cpu_seconds(pid)
+                total += user + system
+        return total
 
     async def engine_commands(self, session: aiohttp.ClientSession) -> float:
         async with session.get(f"{self.url}/metrics") as resp:
@@ -115,6 +120,14 @@ class Node:
 
     def close(self) -> None:
         stop(self.proc)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except OSError:
+        return []
 
 
 async def create(session: aiohttp.ClientSession, url: str, event_id: str, sport: str) -> None:
@@ -295,12 +308,16 @@ async def _viewers_on(nodes: list[Node], total: int, samples: int, counters: Cou
 
 @contextlib.asynccontextmanager
 async def _nodes_with_viewers(
-    cpus: list[str], logdir: Path, viewers: int, samples: int
+    cpus: list[str], logdir: Path, viewers: int, samples: int, workers: int = 1
 ) -> AsyncIterator[tuple[aiohttp.ClientSession, list[Node], Publisher, Counters, list[Any]]]:
-    """Redis, a node per CPU of ``cpus``, the event, and ``viewers`` joined evenly over
-    the nodes (``samples`` of them timed); everything is stopped on the way out."""
+    """Redis, a node per CPU of ``cpus`` (or, with ``workers`` above 1, one node of that
+    many workers on all of them), the event, and ``viewers`` joined evenly over the
+    nodes (``samples`` of them timed); everything is stopped on the way out."""
     redis_proc, url = start_redis(LOAD_CPU)
-    nodes = [Node(cpu, url, logdir) for cpu in cpus]
+    if workers > 1:
+        nodes = [Node(",".join(cpus), url, logdir, "--workers", str(workers))]
+    else:
+        nodes = [Node(cpu, url, logdir) for cpu in cpus]
     clients: list[Any] = []
     try:
         async with aiohttp.ClientSession() as session:
@@ -357,37 +374,51 @@ async def _latency_run(args: argparse.Namespace, count: int, logdir: Path) -> di
 async def _written(session: aiohttp.ClientSession, node: Node) -> float:
     """The node's ``livegate_fanout_deliveries_total``: deliveries written to sockets."""
     async with session.get(f"{node.url}/metrics") as resp:
-        for line in (await resp.text()).splitlines():
-            if line.startswith("livegate_fanout_deliveries_total "):
-                return float(line.split()[1])
-    return 0.0
+        return sum(  # one line per worker with --workers
+            float(line.split()[1])
+            for line in (await resp.text()).splitlines()
+            if line.startswith(
+                ("livegate_fanout_deliveries_total ", "livegate_fanout_deliveries_total{")
+            )
+        )
 
 
 async def part_scale(args: argparse.Namespace, logdir: Path) -> dict[str, Any]:
-    out: dict[str, list[dict[str, float]]] = {"1 node": [], "2 nodes": []}
+    return await _one_against_two(args, logdir, ("1 node", "2 nodes"), workers=1)
+
+
+async def part_workers(args: argparse.Namespace, logdir: Path) -> dict[str, Any]:
+    """``--workers 2`` on both cores against one worker on one: the same as two nodes,
+    on one port."""
+    return await _one_against_two(args, logdir, ("1 worker", "2 workers"), workers=2)
+
+
+async def _one_against_two(
+    args: argparse.Namespace, logdir: Path, labels: tuple[str, str], workers: int
+) -> dict[str, Any]:
+    one, two = labels
+    out: dict[str, list[dict[str, float]]] = {one: [], two: []}
     for _rep in range(args.repeat):
-        for label, cpus in (("1 node", [SERVER_CPU]), ("2 nodes", [SERVER_CPU, LOAD_CPU])):
-            out[label].append(await _scale_run(args, cpus, logdir))
+        out[one].append(await _scale_run(args, [SERVER_CPU], logdir))
+        out[two].append(await _scale_run(args, [SERVER_CPU, LOAD_CPU], logdir, workers))
     medians = {
         label: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         for label, runs in out.items()
     }
     medians["ratio"] = {
-        "deliveries_per_s": medians["2 nodes"]["deliveries_per_s"]
-        / medians["1 node"]["deliveries_per_s"],
-        "held_deliveries_per_s": medians["2 nodes"]["held_deliveries_per_s"]
-        / medians["1 node"]["held_deliveries_per_s"],
-        "deliveries_per_server_cpu_s": medians["2 nodes"]["deliveries_per_server_cpu_s"]
-        / medians["1 node"]["deliveries_per_server_cpu_s"],
+        key: medians[two][key] / medians[one][key]
+        for key in ("deliveries_per_s", "held_deliveries_per_s", "deliveries_per_server_cpu_s")
     }
     return medians
 
 
-async def _scale_run(args: argparse.Namespace, cpus: list[str], logdir: Path) -> dict[str, float]:
+async def _scale_run(
+    args: argparse.Namespace, cpus: list[str], logdir: Path, workers: int = 1
+) -> dict[str, float]:
     # The load follows: one core free for it with one node; with two, it shares.
     os.sched_setaffinity(0, {int(LOAD_CPU)} if len(cpus) == 1 else {0, 1})
     try:
-        async with _nodes_with_viewers(cpus, logdir, args.scale_viewers, 0) as setup:
+        async with _nodes_with_viewers(cpus, logdir, args.scale_viewers, 0, workers) as setup:
             session, nodes, pub, counters, clients = setup
             loop = asyncio.get_running_loop()
             viewers = len(clients)
@@ -442,6 +473,7 @@ PARTS: Final = {
     "publish": part_publish,
     "latency": part_latency,
     "scale": part_scale,
+    "workers": part_workers,
 }
 
 
