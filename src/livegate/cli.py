@@ -125,6 +125,12 @@ _SERVE_FLAGS = (
         "(your login backend, behind the same host)",
     ),
     _Flag(
+        "flush-delay",
+        float,
+        "seconds broadcast messages wait to share one write per viewer (0: the rest of the "
+        "loop iteration; negative: each written at once) (0)",
+    ),
+    _Flag(
         "workers",
         int,
         "worker processes on the one port (SO_REUSEPORT), e.g. one per core; more than 1 "

@@ -122,6 +122,9 @@ class Settings:
     """If set, a viewer token's ``aud`` must include it."""
     token_issuer: str = ""
     """If set, a viewer token's ``iss`` must equal it."""
+    flush_delay: float = 0.0
+    """Coalescing: broadcast messages wait this long (0: the rest of the loop iteration)
+    and each viewer gets all of them in one write; negative: each is written at once."""
     workers: int = 1
     """Worker processes on one port (``SO_REUSEPORT``); more than one needs Redis."""
     web_token_url: str = ""

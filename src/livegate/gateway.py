@@ -144,7 +144,12 @@ class Gateway:
             None if settings.viewer_auth == "off" else settings.token_verifier()
         )
         """Viewer token keys (None: tokens are not read); reloaded on SIGHUP."""
-        self.hub = Hub(on_slow=self._on_slow, on_gone=self._on_gone)
+        self.hub = Hub(
+            on_slow=self._on_slow,
+            on_gone=self._on_gone,
+            flush_delay=None if settings.flush_delay < 0 else settings.flush_delay,
+            on_written=self._on_written,
+        )
         self.metrics = Metrics(
             viewers=self._local_viewer_counts,
             engine_commands=lambda: getattr(self.engine, "commands", 0),
@@ -218,6 +223,7 @@ class Gateway:
         the next node as one storm.
         """
         self.draining = True
+        self.hub.flush_all()  # what was published before the drain goes out before 1012
         connections = list(self._connections)
         self.rng.shuffle(connections)
         steps = max(1, min(len(connections), int(window * 20)))
@@ -237,6 +243,7 @@ class Gateway:
         return True
 
     async def close(self) -> None:
+        self.hub.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -295,6 +302,10 @@ class Gateway:
         """Close ``conn`` with ``code`` now; it gets no more messages."""
         if conn.closed:
             return
+        if conn.event_id is not None:
+            self.hub.flush(conn.event_id)  # what was due before the close goes first
+            if conn.closed:  # the flush found it slow and closed it
+                return
         self._retire(conn, reason)
         conn.close(code, message)
 
@@ -331,6 +342,8 @@ class Gateway:
             self._retire(conn, "gone")
 
     def _send(self, conn: Connection, kind: str, payload: bytes) -> None:
+        if conn.event_id is not None:
+            self.hub.flush(conn.event_id)  # one order per viewer: the event's queue first
         conn.send(payload)
         self._out[kind].inc()
 
@@ -813,6 +826,10 @@ class Gateway:
                 sent[event_id] = live
                 self._fan_out(event_id, protocol.encode_viewers(event_id, live), "viewers")
 
+    def _on_written(self, messages: int, writes: int) -> None:
+        self.metrics.deliveries.inc(messages)
+        self.metrics.fanout_writes.inc(writes)
+
     def _local_viewer_counts(self) -> list[tuple[str, int]]:
         return [(event_id, self.hub.count(event_id)) for event_id in self.hub.events()]
 
@@ -873,7 +890,6 @@ class Gateway:
     def _fan_out(self, event_id: str, payload: bytes, kind: str) -> None:
         delivered = self.hub.broadcast(event_id, payload)
         if delivered:
-            self.metrics.deliveries.inc(delivered)
             counter = self._out.get(kind)
             if counter is not None:
                 counter.inc(delivered)

@@ -85,6 +85,11 @@ class Metrics:
             "Broadcast messages written to viewers.",
             registry=registry,
         )
+        self.fanout_writes = Counter(
+            "livegate_fanout_writes",
+            "Socket writes that carried them (coalescing puts several messages in one).",
+            registry=registry,
+        )
         self.reactions = Counter(
             "livegate_reactions",
             "Reactions, by result (accepted or refused).",
