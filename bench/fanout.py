@@ -647,6 +647,19 @@ def wait_ready(
     raise RuntimeError(f"server not ready after {timeout}s:\n{log.read_text()[-2000:]}")
 
 
+def messages_per_write(port: int) -> float:
+    """A gateway's deliveries per socket write so far (above 1: coalesced writes)."""
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    found = dict(
+        line.split()[:2]
+        for line in text.splitlines()
+        if line.startswith(("livegate_fanout_deliveries_total ", "livegate_fanout_writes_total "))
+    )
+    writes = float(found.get("livegate_fanout_writes_total", 0))
+    return float(found.get("livegate_fanout_deliveries_total", 0)) / writes if writes else 0.0
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -708,6 +721,10 @@ def one_run(
                 f"load exited {done.returncode}, servers exited: {dead or 'none'}\n"
                 f"{done.stderr[-3000:]}\n{logs}"
             )
+        for kind, (_proc, port, _log) in servers.items():
+            if kind in ("gateway", "redis"):
+                per_write = messages_per_write(port)
+                print(f"N={n} {kind}: {per_write:.2f} messages per socket write", flush=True)
         results = []
         for raw in json.loads(done.stdout.strip().splitlines()[-1]):
             raw["close_codes"] = {int(k): v for k, v in raw["close_codes"].items()}

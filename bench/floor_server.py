@@ -30,6 +30,7 @@ from aiohttp import WSMsgType, web
 from livegate.protocol import encode_score, frame_text
 
 TRANSPORTS = web.AppKey("transports", set[asyncio.Transport])
+JOINED = frame_text(b'{"type":"joined","seq":0,"snapshot":null}')
 SEQS = web.AppKey("seqs", dict[str, int])
 
 
@@ -43,7 +44,9 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         await ws.close()
         return ws
     # The transport is only ever written pre-framed bytes; aiohttp's reader
-    # keeps running below so pings and the close handshake still work.
+    # keeps running below so pings and the close handshake still work. The join is
+    # answered (the load waits for every viewer's `joined` before it measures).
+    transport.write(JOINED)
     transports.add(transport)
     try:
         async for _ in ws:

@@ -43,6 +43,16 @@ async def connections_by_worker(
     return {int(worker): float(value) for worker, value in found}
 
 
+async def both_listening(http: aiohttp.ClientSession, server: LivegateProcess) -> None:
+    """Wait until both workers listen: each writes its metrics port once its site is up
+    (the first to listen lets ``server.start`` return before the other)."""
+    for _attempt in range(100):
+        if len(await connections_by_worker(http, server)) == 2:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"workers listening: {sorted(await connections_by_worker(http, server))}")
+
+
 def test_more_than_one_worker_needs_redis() -> None:
     for engine in ("memory://", "sqlite:///tmp/x.db"):
         command = ["-m", "livegate", "serve", "--port", str(free_port()), "--workers", "2"]
@@ -64,6 +74,7 @@ async def test_workers_share_the_port_the_engine_and_the_metrics(
     )
     server.start()
     try:
+        await both_listening(http, server)
         api = Api(http, server)
         await api.create_event("m1")
         viewers = [(await join_ws(http, server, "m1", f"fan-{i}"))[0] for i in range(24)]
@@ -91,11 +102,7 @@ async def test_workers_share_the_port_the_engine_and_the_metrics(
                 if len(current) == 2 and first not in current:
                     break
                 await asyncio.sleep(0.1)
-        for _attempt in range(100):  # the new worker publishes its metrics port
-            if len(await connections_by_worker(http, server)) == 2:
-                break
-            await asyncio.sleep(0.1)
-        assert sorted(await connections_by_worker(http, server)) == [0, 1]
+        await both_listening(http, server)
         _ws, joined = await join_ws(http, server, "m1", "late-fan")
         assert joined["seq"] == 2
         pids = workers_of(server)

@@ -128,7 +128,7 @@ _SERVE_FLAGS = (
         "flush-delay",
         float,
         "seconds broadcast messages wait to share one write per viewer (0: the rest of the "
-        "loop iteration; negative: each written at once) (0)",
+        "loop iteration; negative: each written at once) (0.005)",
     ),
     _Flag(
         "workers",
