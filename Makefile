@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench cluster clean
+.PHONY: run test lint bench bench-quick cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/fanout.py
+
+# Under a minute: the fan-out ratios against the floor at N = 1000, one run.
+bench-quick: $(STAMP)
+	$(BIN)/python bench/fanout.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

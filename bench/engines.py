@@ -280,6 +280,59 @@ async def _publish_run(args: argparse.Namespace, engine: str, logdir: Path) -> d
         node.close()
 
 
+# -- publish to deliver at a feed's rate ------------------------------------------------
+
+
+async def part_publish_latency(args: argparse.Namespace, logdir: Path) -> dict[str, Any]:
+    """Publishes at ``--publish-rate``/s through the HTTP API (the memory engine, one
+    node on CPU 0, the default coalescing, a generic event) to 100 viewers, all timed: the
+    publish-to-receive latency a feed's viewers see, and the node's CPU per publish."""
+    node = Node(SERVER_CPU, "memory://", logdir)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+            await node.ready(session)
+            # Generic: answers may come back out of order, cricket would refuse a ball early.
+            pub = Publisher(session, node.port, "generic")
+            await pub.create_event()
+            counters = Counters()
+            loop = asyncio.get_running_loop()
+            viewers = 100
+            clients = await _connect_all(
+                loop, counters, node.port, viewers, 100, set(range(viewers)), "p"
+            )
+            await _joined_all(counters, viewers, 30)
+            count = int(args.publish_rate * args.seconds)
+            counters.record_latency = True
+            done = counters.expect(count * viewers, loop)
+            cpu0, start = node.cpu_s(), time.perf_counter()
+            in_flight: set[asyncio.Task[int]] = set()
+            for i in range(count):  # paced, not waiting for each answer
+                delay = start + i / args.publish_rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                task = asyncio.create_task(pub.publish(make_payload(time.perf_counter_ns(), i)))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            await asyncio.gather(*in_flight)
+            if not await _wait(done, 60):
+                raise RuntimeError(f"{counters.score} of {count * viewers} delivered")
+            cpu = node.cpu_s() - cpu0
+            latencies = sorted(ns / 1e6 for ns in counters.latencies_ns)
+            for client in clients:
+                if client.t is not None:
+                    client.t.abort()
+            return {
+                "publishes_per_s": args.publish_rate,
+                "publishes": count,
+                "delivered_share": counters.score / (count * viewers),
+                "node_cpu_us_per_publish": cpu / count * 1e6,
+                "p50_ms": _percentile(latencies, 0.5),
+                "p99_ms": _percentile(latencies, 0.99),
+            }
+    finally:
+        node.close()
+
+
 # -- latency: 1 node vs 3 nodes ------------------------------------------------------------
 
 
@@ -474,6 +527,7 @@ PARTS: Final = {
     "latency": part_latency,
     "scale": part_scale,
     "workers": part_workers,
+    "publish-latency": part_publish_latency,
 }
 
 
@@ -496,6 +550,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sport", default="generic", help="the publish part's sport (cricket keeps a state)"
+    )
+    parser.add_argument(
+        "--publish-rate", type=float, default=1000.0, help="publishes/s of publish-latency"
     )
     parser.add_argument("--json", help="also write the figures to this file")
     return parser.parse_args(argv)

@@ -806,7 +806,8 @@ def render(results: dict[tuple[int, str], list[RunResult]], args: argparse.Names
             "Ratios are the median over runs of each run's gateway ÷ floor (the two servers of a "
             "run share the machine's state); the range over runs is in brackets.",
             "",
-            "| N | CPU/delivery gateway ÷ floor (target ≤ 1.15) | user-space CPU gateway ÷ floor "
+            "| N | CPU/delivery gateway ÷ floor (target ≤ 0.4: coalesced) "
+            "| user-space CPU gateway ÷ floor "
             "| gateway idle KiB/conn (target ≤ 16) | idle KiB/conn gateway ÷ floor |",
             "|---:|---:|---:|---:|---:|",
         ]
@@ -819,7 +820,7 @@ def render(results: dict[tuple[int, str], list[RunResult]], args: argparse.Names
             idle = medians(results[n, "gateway"])["idle_kib_per_conn"]
             lines.append(
                 f"| {n} | {cpu_ratio:.3f} [{cpu[0]:.3f}-{cpu[-1]:.3f}] "
-                f"{'ok' if cpu_ratio <= 1.15 else 'MISSED'} "
+                f"{'ok' if cpu_ratio <= 0.4 else 'MISSED'} "
                 f"| {statistics.median(user):.2f} [{user[0]:.2f}-{user[-1]:.2f}] "
                 f"| {idle:.1f} {'ok' if idle <= 16 else 'MISSED'} "
                 f"| {statistics.median(mem):.2f} |"
@@ -950,6 +951,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the event's sport (the payload is a cricket update; 'generic' skips validation)",
     )
     parser.add_argument("--json", help="also write every run's figures to this file")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a look in under a minute: N = 1000, one run, 3 bursts, 20 paced updates, 1 s "
+        "settles (the ratios print as usual; use the full run for figures you report)",
+    )
     # Internal: the load process and its servers as kind:port:pid.
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--target", action="append", default=[], help=argparse.SUPPRESS)
@@ -958,6 +965,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.quick and not args.load:
+        args.n, args.repeat, args.rounds = [1000], 1, 3
+        args.latency_updates, args.settle = 20, 1.0
     run: Callable[[argparse.Namespace], None] = load_main if args.load else orchestrate
     run(args)
 
