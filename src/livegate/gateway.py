@@ -184,6 +184,16 @@ class Gateway:
         self._parsed = _ParsedCache(PARSED_CACHE_BYTES)
         """Each event's latest payload and state as decoded objects, by (epoch, seq)."""
         self._out = {kind: self.metrics.messages_out.labels(kind) for kind in _SERVER_TYPES}
+        # Labelled children looked up once: `labels()` costs more than the increment.
+        self._in = {
+            kind: self.metrics.messages_in.labels(kind)
+            for kind in (*_CLIENT_TYPES.values(), "invalid", "binary", "control")
+        }
+        self._in_by_type = {type_: self._in[kind] for type_, kind in _CLIENT_TYPES.items()}
+        self._reacted = {
+            result: self.metrics.reactions.labels(result)
+            for result in ("accepted", "refused", "comment_muted", "comment_refused")
+        }
         self._resume_max_bytes = min(settings.resume_max_bytes, settings.max_buffer // 2)
         heartbeat = settings.heartbeat_interval, settings.heartbeat_timeout
         self._heartbeat_ms = (round(heartbeat[0] * 1000), round(heartbeat[1] * 1000))
@@ -361,15 +371,15 @@ class Gateway:
         try:
             message = protocol.parse_client_frame(text)
         except ProtocolError as exc:
-            self.metrics.messages_in.labels("invalid").inc()
+            self._in["invalid"].inc()
             self._bad_input(conn, exc.code, exc.message)
             return
-        self.metrics.messages_in.labels(_CLIENT_TYPES[type(message)]).inc()
+        self._in_by_type[type(message)].inc()
         await self._handlers[type(message)](conn, message, now)
 
     def handle_binary(self, conn: Connection) -> None:
         """A binary frame: the protocol is text only, so close with 1003."""
-        self.metrics.messages_in.labels("binary").inc()
+        self._in["binary"].inc()
         self.close_connection(
             conn, CloseCode.UNSUPPORTED_DATA, "binary_frame", "binary frames are not supported"
         )
@@ -385,7 +395,7 @@ class Gateway:
             return False
         now = self.clock.monotonic()
         self.liveness.touch(conn, now)
-        self.metrics.messages_in.labels("control").inc()
+        self._in["control"].inc()
         if conn.message_bucket.take(now):
             return True
         self._count_abuse(conn, now)
@@ -721,22 +731,22 @@ class Gateway:
             return
         conn.bad_streak = 0
         if event_id in self._ended:
-            self.metrics.reactions.labels("refused").inc()
+            self._reacted["refused"].inc()
             self._error(conn, ErrorCode.EVENT_ENDED, "the event has ended")
             return
         if not conn.reaction_bucket.take(now):
-            self.metrics.reactions.labels("refused").inc()
+            self._reacted["refused"].inc()
             self._rate_limited(conn, now, "too many reactions; slow down")
             return
-        self.metrics.reactions.labels("accepted").inc()
+        self._reacted["accepted"].inc()
         comment = message.comment
         if comment and self._mutes.get(event_id, {}).get(user_id, 0) > self.clock.time_ms():
-            self.metrics.reactions.labels("comment_muted").inc()
+            self._reacted["comment_muted"].inc()
             self._error(conn, ErrorCode.MUTED, "you are muted on this event: comments not shown")
             comment = None
         if comment and (why := self.comments.why(comment)) is not None:
             # The emoji still counts; the comment is shown to no one.
-            self.metrics.reactions.labels("comment_refused").inc()
+            self._reacted["comment_refused"].inc()
             self._error(conn, ErrorCode.COMMENT_REFUSED, why)
             comment = None
         window = self._windows.get(event_id)

@@ -242,7 +242,9 @@ def parse_client_frame(text: str | bytes) -> ClientMessage:
         raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
     if not isinstance(obj, dict):
         raise ProtocolError(ErrorCode.NOT_AN_OBJECT, "frame must be a JSON object")
-    if _depth(obj) > MAX_DEPTH:
+    # Most frames are flat (a reaction, a join): no walk for those.
+    nested = any(isinstance(value, dict | list) for value in obj.values())
+    if nested and _depth(obj) > MAX_DEPTH:
         raise ProtocolError(ErrorCode.TOO_DEEP, f"JSON nests deeper than {MAX_DEPTH} levels")
     kind = obj.get("type")
     if kind is None:
