@@ -83,3 +83,38 @@ async def test_without_coalescing_each_message_is_one_write(
     assert metric_value(text, "livegate_fanout_writes_total") == metric_value(
         text, "livegate_fanout_deliveries_total"
     )
+
+
+async def _slow_viewer_receives(http: aiohttp.ClientSession, server: LivegateProcess) -> int:
+    """Bytes a viewer that stopped reading gets before the server drops it, while 3.2 MB
+    of updates are published within one tick."""
+    from tests.conftest import RawWebSocket
+
+    api = Api(http, server)
+    await api.create_event("big")
+    slow = await RawWebSocket.connect(server, rcvbuf=4096)
+    await slow.send_json({"type": "join", "id": "slow", "eventId": "big"})
+    await slow.recv_type("joined")
+    slow.pause_reading()
+    pad = "x" * 32 * 1024
+    for i in range(1, 101):
+        await api.publish("big", {"i": i, "pad": pad})
+    received, _code = await slow.read_until_gone(timeout=5)
+    text = await fetch_metrics(http, server)
+    assert metric_value(text, 'livegate_closes_total{reason="slow_consumer"}') == 1
+    return received
+
+
+async def test_a_slow_viewer_gets_no_more_than_a_flush_past_its_limit(
+    http: aiohttp.ClientSession, server_factory: Any
+) -> None:
+    """A tick's worth of large updates is not one giant write: an outbox holding 64 KiB
+    is written at once, so a slow viewer's send buffer passes its limit by at most that
+    much more than without coalescing (the kernel's socket buffers hold the rest)."""
+    plain = await _slow_viewer_receives(
+        http, server_factory("--max-buffer", "65536", "--flush-delay", "-1")
+    )
+    coalesced = await _slow_viewer_receives(
+        http, server_factory("--max-buffer", "65536", "--flush-delay", "0.1")
+    )
+    assert coalesced <= plain + 256 * 1024, (plain, coalesced)

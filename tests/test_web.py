@@ -15,7 +15,7 @@ import asyncio
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import pytest
 from tests.conftest import API_KEY, Api, LivegateProcess
 
 try:
-    from playwright.async_api import Browser, Page, async_playwright, expect
+    from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 except ImportError:  # pragma: no cover - playwright is in the dev extras
     if os.environ.get("CI") == "true":
         raise
@@ -91,7 +91,16 @@ class Browsing:
         self.base_url = base_url
         self.problems: list[str] = []
 
-    async def open(self, path: str, *, width: int = 1280, height: int = 800) -> Page:
+    async def open(
+        self,
+        path: str,
+        *,
+        width: int = 1280,
+        height: int = 800,
+        prepare: Callable[[BrowserContext, Page], Awaitable[None]] | None = None,
+    ) -> Page:
+        """Open ``path`` in a new context; ``prepare`` runs before the page loads (routes,
+        cookies, WebSocket listeners that must see its very first requests)."""
         context = await self.browser.new_context(viewport={"width": width, "height": height})
         await context.add_init_script(CSP_WATCH)
         page = await context.new_page()
@@ -104,6 +113,8 @@ class Browsing:
                 else None
             ),
         )
+        if prepare is not None:
+            await prepare(context, page)
         await page.goto(self.base_url + path)
         return page
 
@@ -138,7 +149,7 @@ async def pages(browser: Browser, web_server: LivegateProcess) -> AsyncIterator[
     assert not browsing.problems, "errors in the page:\n" + "\n".join(browsing.problems)
 
 
-async def open_event(pages: Browsing, event_id: str, **size: int) -> Page:
+async def open_event(pages: Browsing, event_id: str, **size: Any) -> Page:
     page = await pages.open(f"/events/{event_id}", **size)
     await expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
     return page

@@ -106,7 +106,7 @@ async def window_with(ws: aiohttp.ClientWebSocketResponse, emoji: str) -> dict[s
     return message
 
 
-async def open_console(pages: web.Browsing, event_id: str, key: str, **size: int) -> Page:
+async def open_console(pages: web.Browsing, event_id: str, key: str, **size: Any) -> Page:
     """The scorer console on ``event_id`` with ``key`` saved and the moderation panel open."""
     page = await pages.open(f"/scorer?event={event_id}", **size)
     await page.get_by_label("API key (kept in this tab only)").fill(key)

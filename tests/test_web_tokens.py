@@ -25,7 +25,7 @@ import pytest
 from livegate.viewer_tokens import mint_token
 from tests import test_web
 from tests.conftest import Api, LivegateProcess
-from tests.test_web import CSP_WATCH, LIVE_MS, Browsing, new_id, open_event
+from tests.test_web import LIVE_MS, Browsing, new_id, open_event
 
 try:
     from playwright.async_api import BrowserContext, Page, Route, WebSocket, expect
@@ -76,23 +76,7 @@ def web_server() -> Iterator[LivegateProcess]:
 async def open_prepared(
     pages: Browsing, path: str, prepare: Callable[[BrowserContext, Page], Awaitable[None]]
 ) -> Page:
-    """Like ``pages.open``, with ``prepare`` run before the page loads (routes, cookies,
-    WebSocket listeners must be in place for its very first requests)."""
-    context = await pages.browser.new_context(viewport={"width": 1280, "height": 800})
-    await context.add_init_script(CSP_WATCH)
-    page = await context.new_page()
-    page.on("pageerror", lambda error: pages.problems.append(f"{path}: {error}"))
-    page.on(
-        "console",
-        lambda msg: (
-            pages.problems.append(f"{path}: {msg.text}")
-            if msg.text.startswith("csp-violation")
-            else None
-        ),
-    )
-    await prepare(context, page)
-    await page.goto(pages.base_url + path)
-    return page
+    return await pages.open(path, prepare=prepare)
 
 
 class SentFrames:

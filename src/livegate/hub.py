@@ -34,6 +34,11 @@ from livegate.protocol import frame_text
 
 __all__ = ["Hub"]
 
+FLUSH_BYTES = 64 * 1024
+"""An event's outbox is written at once when it holds this much: one flush never puts
+more than this (and one message) into a viewer's send buffer beyond what the slow
+consumer check has seen, and a burst of large updates is not held for the tick."""
+
 MAX_PENDING_MESSAGES = 10_000
 """Messages buffered for one joining connection before it counts as a slow consumer."""
 
@@ -45,6 +50,7 @@ class Hub:
         "_flush_handle",
         "_live",
         "_outbox",
+        "_outbox_bytes",
         "_pending",
         "flush_delay",
         "on_gone",
@@ -72,6 +78,7 @@ class Hub:
         self._pending: dict[str, dict[Connection, list[bytes]]] = {}
         self._outbox: dict[str, list[bytes]] = {}
         """Framed messages per event waiting for the flush, oldest first."""
+        self._outbox_bytes: dict[str, int] = {}
         self._flush_handle: asyncio.Handle | None = None
         self.flush_delay = flush_delay
         self.on_slow = on_slow
@@ -141,7 +148,12 @@ class Hub:
                 if box is None:
                     box = self._outbox[event_id] = []
                 box.append(frame)
-                if self._flush_handle is None:
+                size = self._outbox_bytes[event_id] = self._outbox_bytes.get(event_id, 0) + len(
+                    frame
+                )
+                if size >= FLUSH_BYTES:
+                    self.flush(event_id)
+                elif self._flush_handle is None:
                     loop = asyncio.get_running_loop()
                     self._flush_handle = (
                         loop.call_soon(self.flush_all)
@@ -162,6 +174,7 @@ class Hub:
     def flush(self, event_id: str) -> None:
         """Write what the event's outbox holds now (before anything else to its viewers)."""
         box = self._outbox.pop(event_id, None)
+        self._outbox_bytes.pop(event_id, None)
         if box:
             members = self._live.get(event_id)
             if members:
@@ -180,6 +193,7 @@ class Hub:
             self._flush_handle.cancel()
             self._flush_handle = None
         self._outbox.clear()
+        self._outbox_bytes.clear()
 
     def _write(
         self, event_id: str, members: dict[Connection, None], data: bytes, messages: int
