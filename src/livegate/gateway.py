@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import math
 import os
 import random
 import socket
@@ -212,16 +213,21 @@ class Gateway:
         await self.engine.start(self._on_engine_message, self._on_engine_reset)
         settings = self.settings
         sweep = min(1.0, max(0.02, min(settings.heartbeat_timeout, settings.join_timeout) / 10))
+        grid = asyncio.get_running_loop().time()
         self._tasks = [
-            asyncio.create_task(self._every(sweep, self._sweep_silent), name="heartbeat-sweep"),
             asyncio.create_task(
-                self._every(settings.reaction_window, self._flush_reactions), name="reactions"
+                self._every(sweep, self._sweep_silent, grid), name="heartbeat-sweep"
             ),
             asyncio.create_task(
-                self._every(settings.viewers_interval, self._send_viewer_counts), name="viewers"
+                self._every(settings.reaction_window, self._flush_reactions, grid),
+                name="reactions",
             ),
             asyncio.create_task(
-                self._every(min(60.0, settings.ended_retention / 4), self._forget_old_ended),
+                self._every(settings.viewers_interval, self._send_viewer_counts, grid),
+                name="viewers",
+            ),
+            asyncio.create_task(
+                self._every(min(60.0, settings.ended_retention / 4), self._forget_old_ended, grid),
                 name="retention",
             ),
         ]
@@ -261,9 +267,24 @@ class Gateway:
                 await task
         await self.engine.close()
 
-    async def _every(self, interval: float, tick: Callable[[], Awaitable[None]]) -> None:
+    async def _every(
+        self, interval: float, tick: Callable[[], Awaitable[None]], grid: float
+    ) -> None:
+        """Run ``tick`` every ``interval`` seconds on a grid from the loop time ``grid``.
+
+        A slow tick does not push the next ones later, and timers whose intervals are
+        multiples of each other fire in the same loop iteration, so their messages
+        share one coalesced write (each second's ``reactions`` window and ``viewers``
+        count reach a viewer together).
+        """
+        loop = asyncio.get_running_loop()
+        due = grid
         while True:
-            await asyncio.sleep(interval)
+            due += interval
+            late = loop.time() - due
+            if late > 0:  # a tick ran long: the next slot on the grid, not a catch-up
+                due += interval * math.ceil(late / interval)
+            await asyncio.sleep(due - loop.time())
             try:
                 await tick()
             except Exception:  # a timer must survive one bad tick
