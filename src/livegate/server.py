@@ -222,6 +222,8 @@ async def _serve_http(
         if isinstance(exc, web.HTTPNotFound) and _wants_html(request):
             return _not_found_page()
         return _error_as_json(exc)
+    except UnknownEvent as exc:  # one answer for every operation on an event
+        return _error_response(404, "unknown_event", f"no event {exc.args[0]!r}")
     except EngineUnavailable:
         # Nothing was stored: the publisher retries (with its Idempotency-Key).
         return _error_response(
@@ -252,8 +254,8 @@ def _client_address(request: web.Request) -> str:
 
 
 def _require_api_key(request: web.Request, action: str = "admin", event_id: str = "") -> None:
-    """401 on a wrong key; 403 for a key whose scopes do not allow ``action`` (``admin``
-    or ``publish``) on ``event_id``; 429 for an address that kept getting it wrong.
+    """401 on a wrong key; 403 for a key whose scopes do not allow ``action`` (``admin``,
+    ``publish`` or ``read``) on ``event_id``; 429 for an address that kept getting it wrong.
 
     Failed checks are counted per client address; once its bucket is empty,
     every write from that address is refused before the key is even compared,
@@ -446,8 +448,6 @@ async def publish_update(request: web.Request) -> web.Response:
     except InvalidUpdate as exc:
         fields = [error.as_json() for error in exc.errors]
         raise ApiError(422, "invalid_update", str(exc)[:1000], fields=fields) from None
-    except UnknownEvent:
-        raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
     except EventEnded:
         raise ApiError(409, "event_ended", f"event {event_id!r} has ended") from None
     except Conflict as exc:
@@ -469,11 +469,7 @@ async def end_event(request: web.Request) -> web.Response:
             raise ApiError(
                 400, "bad_field", f"'result' must be a string of 1 to {MAX_RESULT} characters"
             )
-    try:
-        info = await _gateway(request).end_event(event_id, result)
-    except UnknownEvent:
-        raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
-    return _json(_event_json(info))
+    return _json(_event_json(await _gateway(request).end_event(event_id, result)))
 
 
 async def delete_event(request: web.Request) -> web.Response:
@@ -481,7 +477,7 @@ async def delete_event(request: web.Request) -> web.Response:
     _require_api_key(request)
     event_id = _event_id(request)
     if not await _gateway(request).delete_event(event_id):
-        raise ApiError(404, "unknown_event", f"no event {event_id!r}")
+        raise UnknownEvent(event_id)
     return web.Response(status=204)
 
 
@@ -499,10 +495,7 @@ async def list_mutes(request: web.Request) -> web.Response:
     """``GET /api/events/{id}/mutes``: the viewers muted now and when each mute ends."""
     event_id = await _moderated_event(request)
     gateway = _gateway(request)
-    try:
-        mutes = await gateway.mutes(event_id)
-    except UnknownEvent:
-        raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
+    mutes = await gateway.mutes(event_id)
     # `now` is the server's clock: a console computes time left from it, not its own.
     return _json(
         {
@@ -533,8 +526,6 @@ async def add_mute(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_field", f"'seconds' must be a number from 1 to {MAX_MUTE_SECONDS}")
     try:
         until = await _gateway(request).mute(event_id, viewer_id, float(seconds))
-    except UnknownEvent:
-        raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
     except TooManyMutes as exc:
         raise ApiError(507, "too_many_mutes", str(exc)) from None
     return _json({"id": viewer_id, "until": until})
@@ -544,11 +535,7 @@ async def remove_mute(request: web.Request) -> web.Response:
     """``DELETE /api/events/{id}/mutes/{viewer}``: lift a mute (204; 404 if none)."""
     event_id = await _moderated_event(request)
     viewer_id = request.match_info["viewer_id"]
-    try:
-        lifted = await _gateway(request).unmute(event_id, viewer_id)
-    except UnknownEvent:
-        raise ApiError(404, "unknown_event", f"no event {event_id!r}") from None
-    if not lifted:
+    if not await _gateway(request).unmute(event_id, viewer_id):
         raise ApiError(404, "not_muted", f"{viewer_id!r} is not muted on {event_id!r}")
     return web.Response(status=204)
 
@@ -617,7 +604,7 @@ async def _read_event(request: web.Request) -> EventInfo:
     event_id = _event_id(request)
     info = await _gateway(request).get_event(event_id)
     if info is None:
-        raise ApiError(404, "unknown_event", f"no event {event_id!r}")
+        raise UnknownEvent(event_id)
     return info
 
 
@@ -663,16 +650,19 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """This node's metrics; with ``--workers``, every worker's, labelled ``worker``."""
-    own = _gateway(request).metrics.render()
     workers = request.app.get(WORKERS_KEY)
-    if workers is not None:
-        info, session = workers
-        own = await gather_metrics(info, session, own)
-    return web.Response(body=own, headers={"Content-Type": CONTENT_TYPE})
+    if workers is None:
+        return await local_metrics(request)
+    info, session = workers
+    own = _gateway(request).metrics.render()
+    return web.Response(
+        body=await gather_metrics(info, session, own), headers={"Content-Type": CONTENT_TYPE}
+    )
 
 
 async def local_metrics(request: web.Request) -> web.Response:
-    """One worker's own metrics, on its private port, for the worker that takes a scrape."""
+    """This node's own metrics (a worker's, on its private port, for the worker that
+    takes a scrape)."""
     return web.Response(
         body=_gateway(request).metrics.render(), headers={"Content-Type": CONTENT_TYPE}
     )
