@@ -141,10 +141,9 @@ class Gateway:
         )
         self.comments = CommentFilter.load(settings.blocked_words_file)
         """Reloaded on SIGHUP by the server (``reload_comment_filter``)."""
-        self.tokens: TokenVerifier | None = (
-            None if settings.viewer_auth == "off" else settings.token_verifier()
-        )
+        self.tokens: TokenVerifier | None = None
         """Viewer token keys (None: tokens are not read); reloaded on SIGHUP."""
+        self.reload_token_keys()
         self.hub = Hub(
             on_slow=self._on_slow,
             on_gone=self._on_gone,
@@ -355,8 +354,7 @@ class Gateway:
     def reload_token_keys(self) -> None:
         """Read the viewer token keys again (SIGHUP: a rotated JWKS). Raises ValueError;
         then the old keys stay. Connections keep the tokens they were accepted with."""
-        if self.settings.viewer_auth != "off":
-            self.tokens = self.settings.token_verifier()
+        self.tokens = None if self.settings.viewer_auth == "off" else self.settings.token_verifier()
 
     def _on_slow(self, conn: Connection) -> None:
         self.close_connection(conn, CloseCode.SLOW_CONSUMER, "slow_consumer", "slow consumer")
@@ -596,7 +594,7 @@ class Gateway:
         body: dict[str, Any] = {"id": viewer.sub}
         if viewer.name:
             body["name"] = viewer.name
-        body["expiresIn"] = viewer.expires_in(self.clock.time_ms() / 1000)
+        body["expiresIn"] = viewer.expires_in(self._now_s())
         return body
 
     # -- viewer tokens -------------------------------------------------------------
@@ -620,15 +618,25 @@ class Gateway:
                 )
                 return None
             return message.id, None
-        try:
-            claims = tokens.verify(message.token, self.clock.time_ms() / 1000)
-        except TokenRefused as exc:
-            self._refuse_token(conn, exc.code, exc.message)
+        claims = self._verify(conn, tokens, message.token)
+        if claims is None:
             return None
         if message.id is not None and message.id != claims.sub:
             self._refuse_token(conn, ErrorCode.BAD_TOKEN, "'id' differs from the token's 'sub'")
             return None
         return claims.sub, claims
+
+    def _verify(self, conn: Connection, tokens: TokenVerifier, token: str) -> ViewerClaims | None:
+        """The claims of ``token``, or None when it is refused (``error`` and 4001 sent)."""
+        try:
+            return tokens.verify(token, self._now_s())
+        except TokenRefused as exc:
+            self._refuse_token(conn, exc.code, exc.message)
+            return None
+
+    def _now_s(self) -> float:
+        """Wall-clock seconds, as token ``exp`` claims count them."""
+        return self.clock.time_ms() / 1000
 
     def _refuse_token(self, conn: Connection, code: str, message: str) -> None:
         self._error(conn, code, message)
@@ -664,7 +672,7 @@ class Gateway:
 
     def _close_expired(self) -> None:
         """Close (4001) every connection whose token expired without a ``refresh``."""
-        now = self.clock.time_ms() / 1000
+        now = self._now_s()
         heap = self._expiry_heap
         while heap and heap[0] <= now:
             for conn in list(self._expiring.pop(heapq.heappop(heap), ())):
@@ -677,10 +685,8 @@ class Gateway:
                 conn, ErrorCode.BAD_FIELD, "refresh needs a connection joined with a token"
             )
             return
-        try:
-            claims = tokens.verify(message.token, self.clock.time_ms() / 1000)
-        except TokenRefused as exc:
-            self._refuse_token(conn, exc.code, exc.message)
+        claims = self._verify(conn, tokens, message.token)
+        if claims is None:
             return
         if claims.sub != current.sub:
             self._refuse_token(conn, ErrorCode.BAD_TOKEN, "the new token has another 'sub'")
@@ -690,7 +696,7 @@ class Gateway:
         self._send(
             conn,
             "refreshed",
-            protocol.encode_refreshed(claims.expires_in(self.clock.time_ms() / 1000)),
+            protocol.encode_refreshed(claims.expires_in(self._now_s())),
         )
         event_id = conn.event_id
         if event_id is not None and not event_allowed(claims, event_id, conn.private_event):
