@@ -695,9 +695,10 @@ class Client:
             if self._refresher is not asyncio.current_task():
                 self._refresher.cancel()
             self._refresher = None
-        if self._get_token is None or _seconds(expires_in) is None:
+        seconds = _positive(expires_in)
+        if self._get_token is None or seconds is None:
             return
-        delay = max(0.5, float(expires_in) * REFRESH_AT)
+        delay = max(0.5, seconds * REFRESH_AT)
         self._refresher = asyncio.create_task(self._refresh(delay), name="livegate-refresh")
 
     async def _refresh(self, delay: float) -> None:
@@ -708,7 +709,7 @@ class Client:
                 return  # nothing new: the server closes at expiry and we reconnect
             self._token = token
             await self._send(_encode_client(Refresh(token=token)))
-        except (ClientError, InvalidMessage) as exc:
+        except ClientError as exc:  # NotConnected, ConnectFailed from get_token
             # The server closes with 4001 at expiry; the reconnect gets a new token.
             _log.warning("livegate: token refresh failed: %s", exc)
 
@@ -812,9 +813,16 @@ def _heartbeat(joined: dict[str, Any]) -> tuple[float | None, float | None]:
     return _seconds(heartbeat.get("intervalMs")), _seconds(heartbeat.get("timeoutMs"))
 
 
-def _seconds(value: Any) -> float | None:
+def _seconds(ms: Any) -> float | None:
+    """Seconds of a positive number of milliseconds from the server; None otherwise."""
+    positive = _positive(ms)
+    return None if positive is None else positive / 1000
+
+
+def _positive(value: Any) -> float | None:
+    """``value`` if it is a positive number (not a bool), else None."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return value / 1000
+        return float(value)
     return None
 
 
