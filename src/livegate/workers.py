@@ -94,17 +94,15 @@ def run_supervisor(
     """
     stopping = False
 
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signum)
-
     def forward(signum: int, _frame: object) -> None:
         for proc in procs.values():
             if proc.poll() is None:
                 proc.send_signal(signum)
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        forward(signum, frame)
 
     procs: dict[int, subprocess.Popen[bytes]] = {}
     with tempfile.TemporaryDirectory(prefix="livegate-workers-") as directory:
