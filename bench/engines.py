@@ -111,6 +111,17 @@ class Node:
                 total += user + system
         return total
 
+    async def metric(self, session: aiohttp.ClientSession, sample: str) -> float:
+        """``sample`` (a metric name, or a name with its labels) summed over the node's
+        ``/metrics`` lines: over its labels, and over its workers with ``--workers``."""
+        async with session.get(f"{self.url}/metrics") as resp:
+            text = await resp.text()
+        return sum(
+            float(line.split()[1])
+            for line in text.splitlines()
+            if line.startswith((sample + " ", sample + "{"))
+        )
+
     async def engine_commands(self, session: aiohttp.ClientSession) -> float:
         async with session.get(f"{self.url}/metrics") as resp:
             for line in (await resp.text()).splitlines():
@@ -425,15 +436,8 @@ async def _latency_run(args: argparse.Namespace, count: int, logdir: Path) -> di
 
 
 async def _written(session: aiohttp.ClientSession, node: Node) -> float:
-    """The node's ``livegate_fanout_deliveries_total``: deliveries written to sockets."""
-    async with session.get(f"{node.url}/metrics") as resp:
-        return sum(  # one line per worker with --workers
-            float(line.split()[1])
-            for line in (await resp.text()).splitlines()
-            if line.startswith(
-                ("livegate_fanout_deliveries_total ", "livegate_fanout_deliveries_total{")
-            )
-        )
+    """The node's deliveries written to sockets."""
+    return await node.metric(session, "livegate_fanout_deliveries_total")
 
 
 async def part_scale(args: argparse.Namespace, logdir: Path) -> dict[str, Any]:

@@ -44,14 +44,6 @@ from bench.fanout import (
 )
 
 
-async def _metric(session: aiohttp.ClientSession, node: Node, name: str) -> float:
-    async with session.get(f"{node.url}/metrics") as resp:
-        for line in (await resp.text()).splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-    return 0.0
-
-
 async def _reactor(url: str, index: int, per_s: float, stop_at: float) -> None:
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
         await ws.send_str(orjson.dumps({"id": f"r{index}", "eventId": EVENT_ID}).decode())
@@ -82,8 +74,8 @@ async def _phase(
     """Publish at ``rate``/s for ``seconds`` with reactions and churn running."""
     before_delivered = counters.score + counters.other
     cpu0 = node.cpu_s()
-    messages0 = await _metric(session, node, "livegate_fanout_deliveries_total")
-    writes0 = await _metric(session, node, "livegate_fanout_writes_total")
+    messages0 = await node.metric(session, "livegate_fanout_deliveries_total")
+    writes0 = await node.metric(session, "livegate_fanout_writes_total")
     start = time.perf_counter()
     for i in range(int(rate * seconds)):
         delay = start + i / rate - time.perf_counter()
@@ -92,8 +84,8 @@ async def _phase(
         await pub.publish(make_payload(time.perf_counter_ns(), first + i))
     await asyncio.sleep(1.0)  # the last messages, and a reactions window, arrive
     cpu = node.cpu_s() - cpu0
-    messages = await _metric(session, node, "livegate_fanout_deliveries_total") - messages0
-    writes = await _metric(session, node, "livegate_fanout_writes_total") - writes0
+    messages = await node.metric(session, "livegate_fanout_deliveries_total") - messages0
+    writes = await node.metric(session, "livegate_fanout_writes_total") - writes0
     delivered = counters.score + counters.other - before_delivered
     return {
         "delivered": delivered,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import sys
 import tempfile
 import time
@@ -47,12 +46,6 @@ REACTIONS = [
 ] + [client_frame(0x1, orjson.dumps({"type": "reaction", "emoji": "🔥", "comment": "shot!"}))]
 
 
-async def _counter(session: aiohttp.ClientSession, node: Node, pattern: str) -> float:
-    async with session.get(f"{node.url}/metrics") as resp:
-        text = await resp.text()
-    return sum(float(value) for value in re.findall(pattern, text, re.M))
-
-
 async def _run(args: argparse.Namespace, rate: float, logdir: Path) -> dict[str, Any]:
     node = Node(SERVER_CPU, "memory://", logdir)
     try:
@@ -63,11 +56,11 @@ async def _run(args: argparse.Namespace, rate: float, logdir: Path) -> dict[str,
             loop = asyncio.get_running_loop()
             clients = await _connect_all(loop, counters, node.port, args.n, 500, set(), "r")
             await _joined_all(counters, len(clients), 120)
-            accepted = r'^livegate_reactions_total\{result="accepted"\} (\S+)$'
-            sent = r'^livegate_messages_out_total\{type="reactions"\} (\S+)$'
+            accepted = 'livegate_reactions_total{result="accepted"}'
+            sent = 'livegate_messages_out_total{type="reactions"}'
             await asyncio.sleep(1)
-            accepted0 = await _counter(session, node, accepted)
-            sent0 = await _counter(session, node, sent)
+            accepted0 = await node.metric(session, accepted)
+            sent0 = await node.metric(session, sent)
             cpu0, start = node.cpu_s(), time.perf_counter()
             # Every viewer sends at `rate`: the viewers are spread over 20 slots a second.
             slots = 20
@@ -88,8 +81,8 @@ async def _run(args: argparse.Namespace, rate: float, logdir: Path) -> dict[str,
             await asyncio.sleep(1)  # the last windows go out
             wall = time.perf_counter() - start
             cpu = node.cpu_s() - cpu0
-            taken = await _counter(session, node, accepted) - accepted0
-            aggregates = await _counter(session, node, sent) - sent0
+            taken = await node.metric(session, accepted) - accepted0
+            aggregates = await node.metric(session, sent) - sent0
             for client in clients:
                 if client.t is not None:
                     client.t.abort()
