@@ -111,7 +111,7 @@ class Gateway:
     """One livegate node.
 
     Callers must ``await start()`` before use and ``await close()`` at the end.
-    The server calls ``connect`` for each accepted WebSocket, ``handle_text`` /
+    The server calls ``connect`` for each accepted WebSocket, ``handle_text_now`` /
     ``handle_binary`` for each frame (one at a time per connection, in order),
     and ``disconnect`` exactly once when the connection is gone.
     """
@@ -199,8 +199,6 @@ class Gateway:
         self._heartbeat_ms = (round(heartbeat[0] * 1000), round(heartbeat[1] * 1000))
         self._handlers: dict[type, Callable[[Connection, Any, float], Awaitable[None]]] = {
             protocol.Join: self._join,
-            protocol.Reaction: self._react,
-            protocol.Ping: self._ping,
             protocol.Leave: self._leave_message,
             protocol.Refresh: self._refresh,
         }
@@ -378,23 +376,40 @@ class Gateway:
 
     # -- inbound messages ------------------------------------------------------
 
-    async def handle_text(self, conn: Connection, text: str | bytes) -> None:
-        """Handle one client text frame (already within the size limit)."""
+    def handle_text_now(self, conn: Connection, text: str | bytes) -> Awaitable[None] | None:
+        """Handle one client text frame (already within the size limit), as far as it can now.
+
+        Returns None when the message was handled whole (a reaction, a ping, any refusal),
+        or an awaitable for the part that needs the engine (a join, a leave, a refresh):
+        the caller must await it before handing this connection its next message.
+        """
         if conn.closed:
-            return
+            return None
         now = self.clock.monotonic()
         self.liveness.touch(conn, now)
         if not conn.message_bucket.take(now):
             self._rate_limited(conn, now, "too many messages; slow down")
-            return
+            return None
         try:
             message = protocol.parse_client_frame(text)
         except ProtocolError as exc:
             self._in["invalid"].inc()
             self._bad_input(conn, exc.code, exc.message)
-            return
+            return None
         self._in_by_type[type(message)].inc()
-        await self._handlers[type(message)](conn, message, now)
+        if isinstance(message, protocol.Reaction):
+            self._react(conn, message, now)
+            return None
+        if isinstance(message, protocol.Ping):
+            self._ping(conn, message, now)
+            return None
+        return self._handlers[type(message)](conn, message, now)
+
+    async def handle_text(self, conn: Connection, text: str | bytes) -> None:
+        """:meth:`handle_text_now`, awaiting what it leaves to do."""
+        pending = self.handle_text_now(conn, text)
+        if pending is not None:
+            await pending
 
     def handle_binary(self, conn: Connection) -> None:
         """A binary frame: the protocol is text only, so close with 1003."""
@@ -421,24 +436,11 @@ class Gateway:
         return False
 
     def frame_budget(self, conn: Connection) -> int:
-        """Frames ``conn`` may send now, before they are parsed (``server_guards.FrameJudge``)."""
+        """Frames ``conn`` may send now, before they are parsed (``frames.FrameReader``)."""
         return conn.frame_bucket.available(self.clock.monotonic())
 
     def frames_spent(self, conn: Connection, frames: int) -> None:
         conn.frame_bucket.spend(frames)
-
-    def frame_violation(self, conn: Connection, reason: str) -> None:
-        """The frame check before parsing stopped reading ``conn`` (see ``FrameScanner``).
-
-        ``unmasked``: a WebSocket protocol error, 1002. ``too_many_frames``: a
-        flood of frames past the frame budget, 4008. Nothing more is read.
-        """
-        if reason == "unmasked":
-            self.close_connection(
-                conn, CloseCode.PROTOCOL_ERROR, "protocol_error", "client frames must be masked"
-            )
-        else:
-            self.close_connection(conn, CloseCode.RATE_LIMIT, "frame_flood", "too many frames")
 
     def _error(self, conn: Connection, code: str, message: str) -> None:
         self.metrics.errors.labels(code).inc()
@@ -461,7 +463,7 @@ class Gateway:
         if not conn.abuse_bucket.take(now):
             self.close_connection(conn, CloseCode.RATE_LIMIT, "rate_limit", "rate limit abuse")
 
-    async def _ping(self, conn: Connection, message: protocol.Ping, now: float) -> None:
+    def _ping(self, conn: Connection, message: protocol.Ping, now: float) -> None:
         conn.bad_streak = 0
         self._send(conn, "pong", protocol.encode_pong(message.t, self.clock.time_ms()))
 
@@ -748,7 +750,7 @@ class Gateway:
                 with contextlib.suppress(EngineUnavailable):
                     await self.engine.unsubscribe(event_id)
 
-    async def _react(self, conn: Connection, message: protocol.Reaction, now: float) -> None:
+    def _react(self, conn: Connection, message: protocol.Reaction, now: float) -> None:
         event_id, user_id = conn.event_id, conn.user_id
         if event_id is None or user_id is None:
             self._bad_input(conn, ErrorCode.NOT_JOINED, "join an event before reacting")

@@ -38,14 +38,12 @@ __all__ = [
     "ClientMessage",
     "CloseCode",
     "ErrorCode",
-    "FrameScanner",
     "Join",
     "Leave",
     "Ping",
     "ProtocolError",
     "Reaction",
     "Refresh",
-    "ScanStop",
     "decode_mutes",
     "decode_reaction_partial",
     "encode",
@@ -101,6 +99,8 @@ class CloseCode:
     """Repeated bad input; do not retry."""
     MESSAGE_TOO_BIG: Final = 1009
     """A client frame exceeded :data:`MAX_CLIENT_FRAME`."""
+    INTERNAL_ERROR: Final = 1011
+    """The node failed handling this connection's message (a bug; it is logged); reconnect."""
     SERVICE_RESTART: Final = 1012
     """The server is restarting; reconnect (elsewhere) after a short delay."""
     TRY_AGAIN_LATER: Final = 1013
@@ -682,74 +682,3 @@ def frame_close(code: int, reason: str) -> bytes:
     """
     body = code.to_bytes(2, "big") + reason.encode()[:123].decode(errors="ignore").encode()
     return bytes((0x88, len(body))) + body
-
-
-@dataclass(frozen=True, slots=True)
-class ScanStop:
-    """Where :meth:`FrameScanner.scan` stopped: the offending frame's offset, and why.
-
-    ``offset`` is where the frame begins in the chunk scanned (0 or negative when
-    its header began in an earlier chunk). ``reason`` is ``"unmasked"`` (RFC 6455
-    section 5.1 requires failing the connection) or ``"too_many_frames"``.
-    """
-
-    offset: int
-    reason: str
-
-
-class FrameScanner:
-    """Walks the frame headers of a client's byte stream, incrementally.
-
-    Feed every byte read from the client, in order, to ``scan``. It reads only
-    frame headers (payloads are skipped by length), so it costs a few
-    operations per frame, and it answers before the WebSocket library parses
-    anything: whether a frame is unmasked (which that library does not check),
-    and whether the client sent more frames than its budget, so a flood of tiny
-    frames (empty pings are 6 bytes) is cut off before each one costs a parse.
-    """
-
-    __slots__ = ("_head", "_skip")
-
-    def __init__(self) -> None:
-        self._skip = 0
-        self._head = b""
-
-    def scan(self, data: bytes, budget: int) -> tuple[int, ScanStop | None]:
-        """(frames whose header completed in ``data``, where to stop or None).
-
-        At most ``budget`` frames may complete their header; the next one stops
-        the scan, as does an unmasked frame. After a stop the stream is broken:
-        do not call again.
-        """
-        frames = 0
-        pos, end = 0, len(data)
-        while pos < end:
-            if self._skip:
-                step = min(self._skip, end - pos)
-                self._skip -= step
-                pos += step
-                continue
-            head = self._head + data[pos : pos + 14]
-            start = pos - len(self._head)
-            if len(head) < 2:
-                self._head, pos = head, end
-                break
-            second = head[1]
-            if not second & 0x80:
-                return frames, ScanStop(start, "unmasked")
-            length = second & 0x7F
-            size = 6 + (2 if length == 126 else 8 if length == 127 else 0)
-            if len(head) < size:
-                self._head, pos = head, end
-                break
-            if frames == budget:
-                return frames, ScanStop(start, "too_many_frames")
-            frames += 1
-            if length == 126:
-                length = int.from_bytes(head[2:4], "big")
-            elif length == 127:
-                length = int.from_bytes(head[2:10], "big")
-            pos = start + size
-            self._head = b""
-            self._skip = length
-        return frames, None

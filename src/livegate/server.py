@@ -8,6 +8,8 @@ One port serves the WebSocket at ``/ws``, the JSON API under ``/api``,
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import dataclasses
 import hashlib
 import logging
@@ -17,12 +19,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from livegate import __version__, protocol
 from livegate.admission import Admission
@@ -34,16 +37,11 @@ from livegate.fdlimit import current_fd_limit, default_max_connections, raise_fd
 from livegate.gateway import Conflict, Gateway, InvalidUpdate, TooManyMutes
 from livegate.metrics import CONTENT_TYPE
 from livegate.origins import LOCALHOST_ORIGINS, OriginPolicy
-from livegate.protocol import CloseCode
 from livegate.ratelimit import KeyedBuckets
-from livegate.server_guards import (
-    ClientErrorFilter,
-    GuardedSite,
-    guard_frames,
-    upgrade_headers_printable,
-)
+from livegate.server_guards import ClientErrorFilter, GuardedSite, take_connection
 from livegate.sports import get_sport
 from livegate.throttled_log import ThrottledLog
+from livegate.viewer_socket import CLOSE_HANDSHAKE_TIMEOUT, ViewerSocket, handshake_response
 from livegate.workers import WorkerInfo, gather_metrics, worker_info
 
 __all__ = ["create_app", "run"]
@@ -68,9 +66,6 @@ MAX_META = 4 * 1024
 MAX_IDEMPOTENCY_KEY = 256
 MAX_TITLE = 200
 SPORT_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-CLOSE_HANDSHAKE_TIMEOUT = 2.0
-SLOW_CLOSE_GRACE = 1.0
-"""Seconds a slow consumer's socket may take to flush its close frame before it is aborted."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -746,57 +741,54 @@ def _wants_html(request: web.Request) -> bool:
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    """``GET /ws``: admit, upgrade, then hand each inbound frame to the gateway.
+    """``GET /ws``: admit, check the handshake, then hand the connection to a ViewerSocket.
 
-    One coroutine for the connection's whole life, on purpose: every coroutine
-    frame alive per viewer is memory per viewer (the helpers below return
-    before the connection's life begins, and the middleware steps aside for
-    this path, so it answers its own errors as JSON).
+    aiohttp parsed and routed the request; from the 101 on, the connection is a
+    :class:`~livegate.viewer_socket.ViewerSocket`'s and aiohttp forgets it, so a viewer
+    keeps no request, task or coroutine alive (the middleware steps aside for this
+    path, so it answers its own errors as JSON).
     """
     gateway = _gateway(request)
     try:
         address = _admit(request, gateway)
     except ApiError as exc:
         return _error_as_json(exc)
-    limits = request.app[LIMITS_KEY]
+    admission = request.app[LIMITS_KEY].admission
     try:
-        try:
-            upgraded = await _upgrade(request)
-        except (ApiError, web.HTTPException) as exc:
-            return _error_as_json(exc)
-        if not isinstance(upgraded, tuple):
-            return upgraded
-        ws, transport = upgraded
-        conn = gateway.connect(transport, _closer(transport))
-        guard_frames(request, conn, gateway)
-        try:
-            while True:
-                message = await ws.receive()
-                kind = message.type
-                if kind is WSMsgType.TEXT:
-                    await gateway.handle_text(conn, message.data)
-                elif kind is WSMsgType.BINARY:
-                    gateway.handle_binary(conn)
-                elif kind is WSMsgType.PING:
-                    if gateway.handle_control(conn):
-                        await ws.pong(message.data)
-                elif kind is WSMsgType.PONG:
-                    gateway.handle_control(conn)
-                elif kind is WSMsgType.CLOSE:
-                    if conn.closed:
-                        transport.close()  # the client answered our close: handshake done
-                    else:
-                        await ws.close()  # the client started the close: answer it
-                    break
-                else:  # CLOSING, CLOSED, or ERROR (aiohttp has closed with 1007 or 1009)
-                    break
-        except ConnectionError:
-            pass  # reset under a write (a pong, a close reply): the client is gone
-        finally:
-            await gateway.disconnect(conn)
-        return ws
-    finally:
-        limits.admission.release(address)
+        key = _handshake_key(request)
+    except ApiError as exc:
+        admission.release(address)
+        return _error_as_json(exc)
+    taken = take_connection(request)
+    if taken is None:  # the client left mid-handshake; nobody reads an answer
+        admission.release(address)
+        return web.Response(status=400)
+    transport, early = taken
+    transport.write(handshake_response(key))
+    viewer = ViewerSocket(gateway, transport, partial(admission.release, address))
+    transport.set_protocol(viewer)
+    if early:
+        viewer.data_received(early)
+    return web.Response(status=101)  # not written: aiohttp no longer has the connection
+
+
+def _handshake_key(request: web.Request) -> str:
+    """The client's ``Sec-WebSocket-Key`` of a valid upgrade (RFC 6455 4.2.1), else 400."""
+    headers = request.headers
+    if headers.get("Upgrade", "").lower() != "websocket":
+        raise ApiError(400, "bad_request", "a WebSocket upgrade needs 'Upgrade: websocket'")
+    if "upgrade" not in headers.get("Connection", "").lower():
+        raise ApiError(400, "bad_request", "a WebSocket upgrade needs 'Connection: Upgrade'")
+    if headers.get("Sec-WebSocket-Version") != "13":
+        raise ApiError(400, "bad_request", "only WebSocket version 13 is supported")
+    key = headers.get("Sec-WebSocket-Key", "")
+    try:
+        valid = len(base64.b64decode(key, validate=True)) == 16
+    except (ValueError, binascii.Error):
+        valid = False
+    if not valid:
+        raise ApiError(400, "bad_request", "Sec-WebSocket-Key must be 16 bytes in base64")
+    return key
 
 
 def _admit(request: web.Request, gateway: Gateway) -> str:
@@ -830,60 +822,6 @@ def _admit(request: web.Request, gateway: Gateway) -> str:
             refusal.status, refusal.reason, refusal.message, retry_after=refusal.retry_after
         )
     return address
-
-
-async def _upgrade(
-    request: web.Request,
-) -> tuple[web.WebSocketResponse, asyncio.Transport] | web.StreamResponse:
-    """The WebSocket handshake: the prepared response and its transport, or what to answer."""
-    if not upgrade_headers_printable(request):
-        raise ApiError(400, "bad_request", "malformed WebSocket upgrade headers")
-    ws = web.WebSocketResponse(
-        # aiohttp refuses a message whose size reaches max_msg_size, so +1
-        # lets a frame of exactly MAX_CLIENT_FRAME bytes through.
-        max_msg_size=protocol.MAX_CLIENT_FRAME + 1,
-        autoping=False,
-        autoclose=False,
-        compress=False,
-        timeout=CLOSE_HANDSHAKE_TIMEOUT,
-    )
-    try:
-        await ws.prepare(request)
-    except ConnectionError:  # the client left mid-handshake; nobody reads an answer
-        return web.Response(status=400)
-    transport = request.transport
-    if transport is None or transport.is_closing():
-        return ws
-    return ws, transport
-
-
-def _closer(transport: asyncio.Transport) -> Callable[[int, str], None]:
-    """Closes by writing the close frame ourselves.
-
-    aiohttp's ``ws.close()`` from another task would drop the TCP connection
-    right after its close frame, and clients would then often report 1006
-    instead of our code. Here the handler keeps reading until the client's
-    close answer (then it closes the transport), and a timer ends it if the
-    client never answers.
-    """
-
-    def close(code: int, reason: str) -> None:
-        if transport.is_closing():
-            return
-        try:
-            transport.write(protocol.frame_close(code, reason))
-        except Exception:  # closed under us: nothing left to close
-            return
-        loop = asyncio.get_running_loop()
-        if code == CloseCode.SLOW_CONSUMER:
-            # The socket is backed up: do not wait for an answer behind it.
-            # Flush what is queued, then abort if that takes too long.
-            transport.close()
-            loop.call_later(SLOW_CLOSE_GRACE, transport.abort)
-        else:
-            loop.call_later(CLOSE_HANDSHAKE_TIMEOUT, transport.abort)
-
-    return close
 
 
 # -- app and process -----------------------------------------------------------------

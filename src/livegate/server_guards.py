@@ -4,10 +4,10 @@
   request's headers within a timeout (slowloris), and of which only so many may
   be waiting for that at once (a flood of silent sockets), on top of aiohttp's
   own keep-alive timeout for idle connections.
-- :func:`guard_frames`: checks a WebSocket client's frames before aiohttp
-  parses them: an unmasked frame (RFC 6455 section 5.1, which aiohttp's frame
-  reader accepts) or more frames than the connection's frame budget (a flood
-  of tiny ping frames) stop the reading at once.
+- :func:`take_connection`: after aiohttp has routed and admitted a WebSocket
+  upgrade, the connection leaves aiohttp for a
+  :class:`~livegate.viewer_socket.ViewerSocket` (a viewer then costs no aiohttp
+  objects at all).
 - :class:`ClientErrorFilter`: aiohttp logs each malformed request with a full
   traceback; this makes it one throttled line.
 """
@@ -19,25 +19,15 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
-from livegate.connection import Connection
-from livegate.protocol import FrameScanner
 from livegate.throttled_log import ThrottledLog
 
-__all__ = [
-    "ClientErrorFilter",
-    "FrameJudge",
-    "GuardedSite",
-    "guard_frames",
-    "upgrade_headers_printable",
-]
-
-_QUOTED_UPGRADE_HEADERS = ("Upgrade", "Connection", "Sec-WebSocket-Version")
+__all__ = ["ClientErrorFilter", "GuardedSite", "take_connection"]
 
 
 class GuardedSite(web.TCPSite):
@@ -147,83 +137,29 @@ class GuardedSite(web.TCPSite):
         await super().stop()
 
 
-class FrameJudge(Protocol):
-    """What :func:`guard_frames` needs from the node (the gateway is one)."""
+def take_connection(request: web.Request) -> tuple[asyncio.Transport, bytes] | None:
+    """Take an upgrade request's TCP connection away from aiohttp, before answering it.
 
-    def frame_budget(self, conn: Connection) -> int:
-        """Frames ``conn`` may send now (whole tokens of its frame bucket)."""
-        ...
+    Returns the transport and the bytes the client sent after its request (a client
+    should wait for the 101, but may not), or None when the client is already gone.
+    Afterwards aiohttp has forgotten the connection: its handler does not read, write
+    or close it, and frees the request, its parser and its task once the request
+    handler returns (whatever it returns is not written). The caller must set the
+    transport's protocol at once, and owns the connection from then on.
 
-    def frames_spent(self, conn: Connection, frames: int) -> None: ...
-
-    def frame_violation(self, conn: Connection, reason: str) -> None:
-        """The scan stopped at an offending frame; nothing more will be parsed."""
-        ...
-
-
-class _FrameGuard:
-    """Stands in for aiohttp's WebSocket frame reader and checks the frames first.
-
-    Bytes before an offending frame reach the reader; from that frame on,
-    nothing does (each later chunk is dropped in O(1)), and the judge's
-    ``frame_violation`` is called once with the
-    :class:`~livegate.protocol.ScanStop` reason. Five slots and a scanner per
-    viewer, no closure: this lives as long as the connection.
+    aiohttp has no API for this; it rests on ``RequestHandler`` treating a connection
+    whose ``transport`` is None and that saw ``connection_lost`` as closed by the
+    client (``tests/test_viewer_socket.py`` holds it to that).
     """
-
-    __slots__ = ("_conn", "_failed", "_inner", "_judge", "_scanner")
-
-    def __init__(self, inner: Any, conn: Connection, judge: FrameJudge) -> None:
-        self._inner = inner
-        self._conn = conn
-        self._judge = judge
-        self._scanner = FrameScanner()
-        self._failed = False
-
-    def feed_data(self, data: bytes | bytearray | memoryview) -> tuple[bool, bytes]:
-        if self._failed:
-            return False, b""
-        if type(data) is not bytes:  # asyncio's type allows these; uvloop sends bytes
-            data = bytes(data)
-        judge, conn = self._judge, self._conn
-        frames, stop = self._scanner.scan(data, judge.frame_budget(conn))
-        judge.frames_spent(conn, frames)
-        if stop is None:
-            result: tuple[bool, bytes] = self._inner.feed_data(data)
-            return result
-        self._failed = True
-        if stop.offset > 0:
-            self._inner.feed_data(data[: stop.offset])
-        judge.frame_violation(conn, stop.reason)
-        return False, b""
-
-    def feed_eof(self) -> None:
-        self._inner.feed_eof()
-
-
-def guard_frames(request: web.Request, conn: Connection, judge: FrameJudge) -> None:
-    """After ``WebSocketResponse.prepare``: check every client frame before aiohttp parses it.
-
-    Each frame spends one of ``judge.frame_budget(conn)``; the first frame past
-    it, or the first unmasked frame, calls ``judge.frame_violation(conn,
-    "too_many_frames" or "unmasked")`` and nothing more is parsed. aiohttp has
-    no hook for this, so the connection's frame reader is wrapped (its
-    ``_payload_parser``). Frames that arrived in the same read as the upgrade
-    request were parsed during ``prepare`` and are not checked.
-    """
-    protocol = request.protocol
-    protocol._payload_parser = _FrameGuard(protocol._payload_parser, conn, judge)
-
-
-def upgrade_headers_printable(request: web.Request) -> bool:
-    """Whether the headers aiohttp quotes in its handshake errors are plain ASCII.
-
-    aiohttp puts them in the text of its 400 answer, and a non-UTF-8 byte
-    there (kept as a surrogate) fails to encode: a 500 and a traceback
-    instead of a 400. The caller answers 400 itself when this is False.
-    """
-    headers = request.headers
-    return all(headers.get(name, "").isascii() for name in _QUOTED_UPGRADE_HEADERS)
+    handler = request.protocol
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return None
+    tail = bytes(getattr(handler, "_message_tail", b""))
+    handler._message_tail = b""
+    handler.transport = None  # so nothing aiohttp does next can close it
+    handler.connection_lost(None)
+    return transport, tail
 
 
 class ClientErrorFilter(logging.Filter):
