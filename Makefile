@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-quick cluster clean
+.PHONY: run test lint bench bench-quick bench-peers cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/livegate demo
 
-test: $(STAMP)
+# The Node peers of bench/peers (ws, socket.io), exactly as package-lock.json pins them.
+PEERS_NODE := bench/peers/node_modules/.package-lock.json
+$(PEERS_NODE): bench/peers/package-lock.json
+	npm ci --prefix bench/peers --no-audit --no-fund --loglevel=error
+	touch $(PEERS_NODE)
+
+test: $(STAMP) $(PEERS_NODE)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -39,5 +45,9 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python bench/fanout.py --quick
 
+# livegate beside Node ws, socket.io, websockets and python-socketio (~40 min).
+bench-peers: $(STAMP) $(PEERS_NODE)
+	$(BIN)/python bench/peers/run.py --json bench/results/peers.json --plots docs/plots
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/peers/node_modules
