@@ -1,15 +1,19 @@
 """Reactions in: what a node spends per reaction, and what goes out whatever comes in.
 
-``--n`` viewers of one event each send reactions at ``--rates`` per second (within the
-per-connection limit of 5/s, so none is refused); the node (memory engine, CPU 0) parses,
-validates, rate-limits and aggregates them and sends one ``reactions`` aggregate per
-0.5 s window to every viewer. The load runs on CPU 1. Reported per inbound rate: the
-reactions accepted per second, node CPU µs per accepted reaction and the reactions a
-core could take at that cost, and the ``reactions`` messages sent per second (which
-must not grow with the inbound rate).
+``--n`` viewers of one event each send reactions at ``--rates`` per second, one frame at a
+time spread over the second (within the per-connection limit, 5/s by default and
+``--node-arg=--reaction-rate=R`` to raise it, so none is refused); the node (memory
+engine, CPU 0) parses, validates, rate-limits and aggregates them and sends one
+``reactions`` aggregate per 0.5 s window to every viewer. The load runs on CPU 1.
+Reported per inbound rate: the reactions accepted per second, node CPU µs per accepted
+reaction and the reactions a core could take at that cost, and the ``reactions``
+messages sent per second (which must not grow with the inbound rate); with two rates or
+more, the slope between the lowest and the highest: node CPU per more reaction, apart
+from what a second costs whatever the rate.
 
     .venv/bin/python bench/reactions.py                 # N = 15000, 1 and 5/s each (~1 min)
     .venv/bin/python bench/reactions.py --n 5000 --rates 5
+    .venv/bin/python bench/reactions.py --rates 1 5 8 --node-arg=--reaction-rate=10
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ REACTIONS = [
 
 
 async def _run(args: argparse.Namespace, rate: float, logdir: Path) -> dict[str, Any]:
-    node = Node(SERVER_CPU, "memory://", logdir)
+    node = Node(SERVER_CPU, "memory://", logdir, *args.node_arg)
     try:
         async with aiohttp.ClientSession() as session:
             await node.ready(session)
@@ -62,21 +66,19 @@ async def _run(args: argparse.Namespace, rate: float, logdir: Path) -> dict[str,
             accepted0 = await node.metric(session, accepted)
             sent0 = await node.metric(session, sent)
             cpu0, start = node.cpu_s(), time.perf_counter()
-            # Every viewer sends at `rate`: the viewers are spread over 20 slots a second.
-            slots = 20
-            per_slot = [clients[i::slots] for i in range(slots)]
+            # Every viewer sends one reaction every `period` of the 40 slots a second, so
+            # `rate` a second each, spread evenly: a frame a write, as a fan taps.
+            period = round(SLOTS / rate)
             tick = 0
             while time.perf_counter() - start < args.seconds:
-                due = start + tick / slots
+                due = start + tick / SLOTS
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                # A viewer's turn comes once a second; it sends `rate` frames then, within
-                # its burst of 10 (the bucket refills at 5/s).
-                for index, client in enumerate(per_slot[tick % slots]):
+                frame = REACTIONS[tick % len(REACTIONS)]
+                for client in clients[tick % period :: period]:
                     if client.t is not None:
-                        for k in range(int(rate)):
-                            client.t.write(REACTIONS[(index + k) % len(REACTIONS)])
+                        client.t.write(frame)
                 tick += 1
             await asyncio.sleep(1)  # the last windows go out
             wall = time.perf_counter() - start
@@ -98,12 +100,25 @@ async def _run(args: argparse.Namespace, rate: float, logdir: Path) -> dict[str,
         node.close()
 
 
+SLOTS = 40
+"""Send turns a second; a rate must divide it."""
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=15_000)
     parser.add_argument("--rates", type=float, nargs="+", default=[1.0, 5.0])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--node-arg",
+        action="append",
+        default=[],
+        help="extra `livegate serve` argument, repeatable (--node-arg=--reaction-rate=10)",
+    )
     args = parser.parse_args(argv)
+    for rate in args.rates:
+        if SLOTS % rate:
+            parser.error(f"each rate must divide {SLOTS}")
     raise_nofile_limit()
     os.sched_setaffinity(0, {int(LOAD_CPU)})
     results = {}
@@ -122,6 +137,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"| {rate:g} | {figures['accepted_per_s']:,.0f} | "
             f"{figures['node_cpu_us_per_reaction']:.2f} | {figures['reactions_per_core_s']:,.0f} | "
             f"{figures['aggregates_out_per_s']:,.0f} |"
+        )
+    if len(results) > 1:
+        # What one more reaction costs, apart from the fixed cost of a second (the
+        # aggregates out, heartbeats): the slope of node CPU against reactions taken.
+        (low, a), (high, b) = min(results.items()), max(results.items())
+        cpu_a = a["accepted_per_s"] * a["node_cpu_us_per_reaction"]
+        cpu_b = b["accepted_per_s"] * b["node_cpu_us_per_reaction"]
+        marginal = (cpu_b - cpu_a) / (b["accepted_per_s"] - a["accepted_per_s"])
+        fixed = cpu_a - marginal * a["accepted_per_s"]
+        print()
+        print(
+            f"Between {low:g}/s and {high:g}/s: {marginal:.2f} µs of node CPU per more "
+            f"reaction ({1e6 / marginal:,.0f} a core), plus {fixed / 1e4:.1f}% of a core "
+            "whatever the rate."
         )
     print()
     print(orjson.dumps(results, option=orjson.OPT_NON_STR_KEYS).decode())
