@@ -53,7 +53,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Final, cast
+from typing import Final, TypeVar, cast
 
 import aiohttp
 import orjson
@@ -106,6 +106,24 @@ def raise_nofile_limit() -> int:
 
 
 # -- the load side: a minimal WebSocket client ----------------------------------
+
+ProtocolT = TypeVar("ProtocolT", bound=asyncio.Protocol)
+
+
+async def connect_from(
+    loop: asyncio.AbstractEventLoop,
+    factory: Callable[[], ProtocolT],
+    port: int,
+    source: str,
+) -> ProtocolT:
+    """A connection to ``HOST:port`` from the address ``source`` (any 127.x.y.z).
+
+    The port is taken at bind time from that address's ~28,000 ephemeral ports, whatever
+    the destination: callers give each run addresses of its own (a rerun soon after
+    would find ports of the last one still taken).
+    """
+    _, protocol = await loop.create_connection(factory, HOST, port, local_addr=(source, 0))
+    return protocol
 
 
 def client_frame(opcode: int, payload: bytes) -> bytes:

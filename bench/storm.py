@@ -64,6 +64,7 @@ from bench.fanout import (
     EVENT_ID,
     HOST,
     client_frame,
+    connect_from,
     free_port,
     gateway_command,
     make_payload,
@@ -189,11 +190,8 @@ class Crowd:
     async def _connect(self, i: int) -> Conn:
         join = client_frame(0x1, orjson.dumps({"id": f"v{self.first + i}", "eventId": EVENT_ID}))
         source = self.sources[i % len(self.sources)]
-        _, conn = await self.loop.create_connection(
-            lambda: Conn(self._request(), join, self.stats, self.loop),
-            HOST,
-            self.port,
-            local_addr=(source, 0),
+        conn = await connect_from(
+            self.loop, lambda: Conn(self._request(), join, self.stats, self.loop), self.port, source
         )
         try:
             await asyncio.wait_for(asyncio.shield(conn.joined), 30)
@@ -272,8 +270,8 @@ class Crowd:
 async def crowd_main(args: argparse.Namespace) -> None:
     """A load process: open the crowd, say ``ready``, then answer ``report`` lines on stdin."""
     crowd = Crowd(args.port, args.first, args.count, args.source_list.split(","), args.seed)
+    pinger = asyncio.create_task(crowd.pinger())  # the SDKs ping from the open on
     await crowd.open()
-    pinger = asyncio.create_task(crowd.pinger())
     print(json.dumps(crowd.report()), flush=True)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -374,7 +372,9 @@ class Crowds:
         per = -(-args.n // args.crowds)
         for k in range(args.crowds):
             first, count = k * per, min(per, args.n - k * per)
-            sources = ",".join(f"127.0.{k}.{10 + j}" for j in range(args.sources))
+            # Addresses of this run's own (see fanout.connect_from).
+            base = 1 + os.getpid() % 250
+            sources = ",".join(f"127.{base}.{k}.{10 + j}" for j in range(args.sources))
             proc = await asyncio.create_subprocess_exec(
                 *("taskset", "-c", args.load_cpu, sys.executable, SCRIPT, "--crowd"),
                 *(f"--port={self.port}", f"--first={first}", f"--count={count}"),

@@ -69,6 +69,7 @@ from bench.fanout import (
     EVENT_ID,
     HOST,
     client_frame,
+    connect_from,
     free_port,
     gateway_command,
     make_payload,
@@ -297,6 +298,10 @@ class Publisher:
         self._headers["Content-Type"] = "application/json"
 
     async def open(self) -> None:
+        """(Re)open a publisher WebSocket. Open it just before publishing: it answers the
+        server's pings only while it reads, so it must not idle through a long connect."""
+        if self._ws is not None:
+            await self._ws.close()
         if self._peer.publish == "ws":
             self._ws = await self._session.ws_connect(
                 f"ws://{HOST}:{self._port}/publish?room={EVENT_ID}"
@@ -383,10 +388,9 @@ class Load:
             def factory() -> Viewer:
                 return Viewer(self.c, request, join, socketio, i in samples, ready)
 
-            _, viewer = await loop.create_connection(
-                factory, HOST, args.port, local_addr=(args.source, 0)
-            )
+            viewer = await connect_from(loop, factory, args.port, args.source)
             await asyncio.wait_for(ready, 60)
+            self.viewers.append(viewer)  # pinged from now on, as an SDK pings from the open
             return viewer
 
         for first in range(0, n, args.batch):
@@ -447,10 +451,12 @@ class Load:
             step = max(1, n // args.samples)
             samples = set(range(0, n, step)[: args.samples])
             t0 = time.perf_counter()
-            self.viewers = await self.connect(n, "u", samples)
+            self.viewers = []
+            pinger = asyncio.create_task(self.pinger())
+            await self.connect(n, "u", samples)
             connect_s = time.perf_counter() - t0
             await self.joined(n, 120)
-            pinger = asyncio.create_task(self.pinger())
+            await pub.open()
             probe = await self.phase(pub, 1, None)
             if probe.delivered < n:
                 raise RuntimeError(f"only {probe.delivered} of {n} viewers got the probe")
@@ -686,13 +692,15 @@ def orchestrate(args: argparse.Namespace) -> dict[tuple[int, str], list[LoadResu
     results: dict[tuple[int, str], list[LoadResult]] = {}
     runs = 0
     with tempfile.TemporaryDirectory(prefix="livegate-peers-") as tmp:
+        logdir = args.logdir or Path(tmp)
+        logdir.mkdir(parents=True, exist_ok=True)
         for n in args.n:
             for r in range(args.repeat):
                 order = args.kinds[r % len(args.kinds) :] + args.kinds[: r % len(args.kinds)]
                 for kind in order:
-                    source = f"127.0.0.{2 + runs % 250}"
+                    source = f"127.{1 + os.getpid() % 250}.0.{2 + runs % 250}"
                     runs += 1
-                    result = one_run(args, kind, n, source, Path(tmp))
+                    result = one_run(args, kind, n, source, logdir)
                     results.setdefault((n, kind), []).append(result)
                     print(
                         f"N={n} run {r + 1} {kind}: burst {result.burst_cpu_us:.2f} µs, "
@@ -721,6 +729,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write every run's figures here")
     parser.add_argument("--from-json", type=Path, help="render (and plot) a saved run")
     parser.add_argument("--plots", type=Path, help="draw the PNGs into this folder")
+    parser.add_argument("--logdir", type=Path, help="keep the servers' logs here")
     # The load process's own flags.
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--kind", help=argparse.SUPPRESS)

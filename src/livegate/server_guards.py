@@ -156,7 +156,8 @@ def take_connection(request: web.Request) -> tuple[asyncio.Transport, bytes] | N
     if transport is None or transport.is_closing():
         return None
     tail = bytes(getattr(handler, "_message_tail", b""))
-    handler._message_tail = b""
+    if tail:
+        handler._message_tail = b""
     handler.transport = None  # so nothing aiohttp does next can close it
     handler.connection_lost(None)
     return transport, tail

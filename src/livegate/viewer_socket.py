@@ -111,9 +111,13 @@ class ViewerSocket(asyncio.Protocol):
         for message in messages:
             if queue is not None:
                 queue.append(message)
-            else:
+                continue
+            try:
                 self._handle(*message)
-                queue = self._queue
+            except Exception:  # a bug of ours: this connection ends, the node goes on
+                self._failed()
+                return
+            queue = self._queue
         if queue is not None and len(queue) > MAX_QUEUED and not self._paused:
             self._paused = True
             self._transport.pause_reading()
@@ -172,16 +176,22 @@ class ViewerSocket(asyncio.Protocol):
                 await self._gateway.disconnect(self._conn)
             elif self._paused:
                 self._paused = False
-                self._transport.resume_reading()
+                if not self._transport.is_closing():
+                    self._transport.resume_reading()
 
     async def _guarded(self, pending: Awaitable[None]) -> None:
         try:
             await pending
         except Exception:  # a bug of ours: this connection ends, the node goes on
-            log.exception("a viewer's message failed")
-            self._gateway.close_connection(
-                self._conn, CloseCode.INTERNAL_ERROR, "internal_error", "internal error"
-            )
+            self._failed()
+
+    def _failed(self) -> None:
+        """Handling a message raised: log it, close this connection with 1011, read no more."""
+        log.exception("a viewer's message failed")
+        self._reader.failed = True
+        self._gateway.close_connection(
+            self._conn, CloseCode.INTERNAL_ERROR, "internal_error", "internal error"
+        )
 
     def _close_received(self, payload: bytes) -> None:
         """The client's close frame: the answer to ours, or its own close to answer."""
