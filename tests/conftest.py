@@ -308,13 +308,22 @@ class RawWebSocket:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.key = ""
 
     @classmethod
     async def connect(
         cls, server: LivegateProcess, *, rcvbuf: int | None = None, path: str = "/ws"
     ) -> RawWebSocket:
+        raw = await cls.open_upgrade(server, rcvbuf=rcvbuf, path=path)
+        await raw.expect_upgraded()
+        return raw
+
+    @classmethod
+    async def open_upgrade(
+        cls, server: LivegateProcess, *, rcvbuf: int | None = None, path: str = "/ws"
+    ) -> RawWebSocket:
+        """Connect and send the upgrade request; ``expect_upgraded`` reads the answer."""
         import base64
-        import hashlib
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
@@ -327,15 +336,23 @@ class RawWebSocket:
             sock.close()
             raise
         reader, writer = await asyncio.open_connection(sock=sock)
-        key = base64.b64encode(os.urandom(16)).decode()
+        raw = cls(reader, writer)
+        raw.key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
             (
                 f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                f"Sec-WebSocket-Key: {raw.key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
             ).encode()
         )
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        return raw
+
+    async def expect_upgraded(self, timeout: float = 5) -> None:
+        """Read the handshake's answer: a 101 with the right ``Sec-WebSocket-Accept``."""
+        import base64
+        import hashlib
+
+        head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), timeout)
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         assert status_line.split()[1] == "101", head
         headers = {
@@ -343,9 +360,8 @@ class RawWebSocket:
             for name, _, value in (line.partition(":") for line in header_lines if line)
         }
         magic = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-        accept = base64.b64encode(hashlib.sha1((key + magic).encode()).digest()).decode()
+        accept = base64.b64encode(hashlib.sha1((self.key + magic).encode()).digest()).decode()
         assert headers.get("sec-websocket-accept") == accept, head
-        return cls(reader, writer)
 
     def frame(self, opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
         """A masked client frame."""

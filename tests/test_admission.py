@@ -14,7 +14,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import Api, LivegateProcess, fetch_metrics, join_ws, metric_value
+from tests.conftest import (
+    Api,
+    LivegateProcess,
+    RawWebSocket,
+    fetch_metrics,
+    join_ws,
+    metric_value,
+)
 
 
 async def _try_upgrade(
@@ -180,3 +187,34 @@ async def test_idle_keepalive_connections_give_way_to_new_clients(server_factory
         await ws.close()
     for writer in idle:
         writer.close()
+
+
+async def test_a_reconnect_storm_is_served_not_taken_for_a_flood(server_factory: Any) -> None:
+    # 1,000 upgrades (each with its join) arrive at once, as after a restart: far past the
+    # 60 connections that may wait outside a request (fd limit 1200), and more than the
+    # node reads and serves in one turn of its loop. None is silent, so none may be
+    # aborted as if it were: every one is served.
+    server: LivegateProcess = server_factory(fd_limit=1200)
+    count = 1000
+    async with aiohttp.ClientSession() as http:
+        async with http.put(
+            f"{server.url}/api/events/storm-1", json={"sport": "generic"}, headers=server.headers()
+        ) as resp:
+            assert resp.status in (200, 201)
+
+        async def one(i: int) -> RawWebSocket:
+            raw = await RawWebSocket.open_upgrade(server)
+            raw.writer.write(raw.frame(0x1, b'{"type":"join","eventId":"storm-1","id":"s%d"}' % i))
+            return raw
+
+        viewers = await asyncio.gather(*(one(i) for i in range(count)))
+        for raw in viewers:
+            await raw.expect_upgraded(20)
+            assert (await raw.recv_type("joined", 20))["eventId"] == "storm-1"
+        metrics = await fetch_metrics(http, server)
+        aborted = metric_value(
+            metrics, 'livegate_aborted_connections_total{reason="too_many_waiting"}'
+        )
+        assert not aborted
+        for raw in viewers:
+            raw.abort()

@@ -19,7 +19,8 @@ core (``taskset -c 0``) and one load process pinned to the other (``taskset -c 1
 this script with ``--load``), one server at a time, the order rotated run by run. The
 load process opens N raw WebSocket connections (bench/fanout.py's approach: a small
 client with its own frame parser, so the load costs less than any server it measures)
-from a source address of its own (127.0.0.2 and up), joins them, and measures:
+from a source address of its own (127.P.0.R: P from the orchestrator's pid, R the run),
+joins them, and measures:
 
 - **idle KiB/viewer**: (server VmRSS with N joined viewers - VmRSS before them) / N;
 - **paced**: ``--seconds`` of messages at a fixed rate, ``--paced-load`` deliveries a
@@ -32,8 +33,8 @@ from a source address of its own (127.0.0.2 and up), joins them, and measures:
   messages lost.
 
 Lost means a message a viewer never received within the wait (30 s plus 50 µs a
-delivery); it must be 0. Viewers ping every 15 s (livegate's heartbeat asks it; the
-others' pings are answered). The table shows the median of each figure over the runs;
+delivery); it must be 0. Viewers ping every 15 s from their open (livegate's heartbeat
+asks it; the others' pings are answered). The table shows the median of each figure over the runs;
 ``--json`` keeps every run's figures and ``--plots DIR`` draws the three charts.
 """
 
@@ -638,20 +639,24 @@ def plot(results: dict[tuple[int, str], list[LoadResult]], kinds: Sequence[str],
     ns = sorted({n for n, _ in results})
     present = [k for k in kinds if any((n, k) in results for n in ns)]
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for kind in present:
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for index, kind in enumerate(present):
         xs = [n for n in ns if (n, kind) in results]
-        ax.plot(xs, [median_of(results[(n, kind)], "burst_cpu_us") for n in xs], "o-", label=kind)
+        color = f"C{index}"
+        burst = [median_of(results[(n, kind)], "burst_cpu_us") for n in xs]
+        paced = [median_of(results[(n, kind)], "paced_cpu_us") for n in xs]
+        ax.plot(xs, burst, "o-", color=color, label=kind)
+        ax.plot(xs, paced, "s--", color=color, alpha=0.6)
     ax.set(xscale="log", yscale="log", xlabel="viewers (N)", ylabel="server CPU µs per delivery")
-    ax.set_title("Fan-out cost per delivered message (burst, one core)")
+    ax.set_title("Cost per delivered message, one core (solid: burst, dashed: paced)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(out / "peers-cpu.png", dpi=110)
     plt.close(fig)
 
     at = 5000 if any(n == 5000 for n in ns) else ns[len(ns) // 2]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.8))
     for kind in present:
         runs = results.get((at, kind))
         if not runs:
@@ -661,12 +666,12 @@ def plot(results: dict[tuple[int, str], list[LoadResult]], kinds: Sequence[str],
     ax.set(xscale="log", xlabel="publish → receive (ms)", ylabel="percentile")
     ax.set_title(f"Latency at a paced rate, N = {at:,}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(out / "peers-latency.png", dpi=110)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.8))
     width = 0.8 / max(1, len(present))
     for i, kind in enumerate(present):
         xs = [j for j, n in enumerate(ns) if (n, kind) in results]
@@ -676,7 +681,7 @@ def plot(results: dict[tuple[int, str], list[LoadResult]], kinds: Sequence[str],
     ax.set(xlabel="viewers (N)", ylabel="server RSS KiB per idle viewer")
     ax.set_title("Memory per joined idle viewer")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(out / "peers-memory.png", dpi=110)
     plt.close(fig)

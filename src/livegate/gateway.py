@@ -405,12 +405,6 @@ class Gateway:
             return None
         return self._handlers[type(message)](conn, message, now)
 
-    async def handle_text(self, conn: Connection, text: str | bytes) -> None:
-        """:meth:`handle_text_now`, awaiting what it leaves to do."""
-        pending = self.handle_text_now(conn, text)
-        if pending is not None:
-            await pending
-
     def handle_binary(self, conn: Connection) -> None:
         """A binary frame: the protocol is text only, so close with 1003."""
         self._in["binary"].inc()

@@ -923,8 +923,10 @@ async def run(
         reuse_address=True,
         reuse_port=worker is not None,  # the kernel spreads connections over the workers
         header_timeout=settings.header_timeout,
-        # Half the descriptors the WebSocket cap leaves over may be outside a request.
+        # Half the descriptors the WebSocket cap leaves over may be outside a request,
+        # and so may as many as there are WebSocket slots free (a reconnect storm).
         max_waiting=max(16, (fd_limit - capacity) // 2),
+        spare=lambda: limits.admission.max_connections - limits.admission.active,
         on_abort=aborted,
     )
     limits.site = site

@@ -14,8 +14,11 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
+import fcntl
 import logging
+import termios
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,13 +38,19 @@ class GuardedSite(web.TCPSite):
 
     - A connection that has not completed the headers of its first request
       ``header_timeout`` seconds after it was accepted is aborted (slowloris).
-    - At most ``max_waiting`` connections may be outside a request at once:
-      new ones waiting for their first request, and keep-alive ones idle
-      between requests (a browser leaves several after loading a page). Past
-      that, the one waiting longest is aborted, so neither a flood of silent
-      sockets nor a flash crowd's idle keep-alives can take the descriptors
-      that prompt clients (``/healthz``, the API) need; a prompt client sends
-      its request within milliseconds and is never the oldest.
+    - At most ``max_waiting`` connections, or as many as ``spare()`` says are free
+      (the WebSocket slots not in use) if that is more, may be outside a request at
+      once: new ones waiting for their first request, and keep-alive ones idle
+      between requests (a browser leaves several after loading a page). Past that,
+      the one waiting longest is aborted, so neither a flood of silent sockets nor a
+      flash crowd's idle keep-alives can take the descriptors that prompt clients
+      (``/healthz``, the API) need; a prompt client sends its request within
+      milliseconds and is never the oldest. Waiting connections may use the free
+      WebSocket slots because those descriptors are not the API's: a reconnect storm
+      after a restart (thousands of upgrades at once, each accepted before its
+      request is read) is served, not aborted as a flood.
+    - A connection whose request has arrived (aiohttp has parsed it, or its bytes are
+      waiting in the kernel) is not silent, whatever its age: neither rule aborts it.
     - An idle keep-alive connection is also closed by aiohttp's
       ``keepalive_timeout``, even one stuck mid-headers.
 
@@ -55,16 +64,19 @@ class GuardedSite(web.TCPSite):
         *args: Any,
         header_timeout: float,
         max_waiting: int,
+        spare: Callable[[], int] = lambda: 0,
         on_abort: Callable[[str], None] | None = None,
         **kw: Any,
     ) -> None:
         super().__init__(runner, *args, **kw)
         self._header_timeout = header_timeout
         self._max_waiting = max_waiting
+        self._spare = spare
         self._on_abort = on_abort
-        self._waiting: OrderedDict[RequestHandler, float | None] = OrderedDict()
+        self._waiting: OrderedDict[RequestHandler, tuple[float | None, int]] = OrderedDict()
         """Connections outside a request, longest waiting first: when each was accepted
-        if it has not had a request yet, else None (idle between keep-alive requests)."""
+        if it has not had a request yet, else None (idle between keep-alive requests),
+        and how many requests aiohttp had parsed on it then."""
         self._sweeper: asyncio.Task[None] | None = None
 
     def request_started(self, handler: Any) -> None:
@@ -84,10 +96,15 @@ class GuardedSite(web.TCPSite):
 
     def _wait(self, handler: RequestHandler, accepted: float | None) -> None:
         waiting = self._waiting
-        waiting[handler] = accepted
-        while len(waiting) > self._max_waiting:
+        waiting[handler] = (accepted, _requests(handler))
+        if len(waiting) <= self._max_waiting:
+            return
+        cap = max(self._max_waiting, self._spare())
+        while len(waiting) > cap:
             # Entries of connections that closed meanwhile go first, at no cost.
-            self._abort(waiting.popitem(last=False)[0], "too_many_waiting")
+            oldest, (_, seen) = waiting.popitem(last=False)
+            if _silent(oldest, seen):
+                self._abort(oldest, "too_many_waiting")
 
     async def _sweep(self) -> None:
         """Abort connections without a first request after ``header_timeout``.
@@ -102,10 +119,15 @@ class GuardedSite(web.TCPSite):
             try:
                 deadline = time.monotonic() - self._header_timeout
                 waiting = self._waiting
-                late = [h for h, accepted in waiting.items() if accepted and accepted < deadline]
+                late = [
+                    handler
+                    for handler, (accepted, _) in waiting.items()
+                    if accepted and accepted < deadline
+                ]
                 for handler in late:
-                    del waiting[handler]
-                    self._abort(handler, "header_timeout")
+                    _, seen = waiting.pop(handler)
+                    if _silent(handler, seen):
+                        self._abort(handler, "header_timeout")
             except Exception:  # the sweep must outlive one bad turn
                 logging.getLogger(__name__).exception("header-timeout sweep failed")
 
@@ -135,6 +157,32 @@ class GuardedSite(web.TCPSite):
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
         await super().stop()
+
+
+def _requests(handler: RequestHandler) -> int:
+    """Requests aiohttp has parsed on a connection so far (its handler may not have run)."""
+    count: int = getattr(handler, "_request_count", 0)
+    return count
+
+
+def _silent(handler: RequestHandler, seen: int) -> bool:
+    """No request parsed since ``seen`` and no byte waiting to be read: a silent socket.
+
+    The bytes waiting are asked of the kernel (``FIONREAD``): when the loop accepts a
+    burst of connections, it accepts them all before it reads any.
+    """
+    if _requests(handler) != seen:
+        return False
+    transport = handler.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return True
+    waiting = array.array("i", [0])
+    try:
+        fcntl.ioctl(sock.fileno(), termios.FIONREAD, waiting)
+    except OSError:
+        return True
+    return waiting[0] == 0
 
 
 def take_connection(request: web.Request) -> tuple[asyncio.Transport, bytes] | None:
