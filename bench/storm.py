@@ -8,7 +8,8 @@ Run from the repository root::
 The node runs pinned to one core (``taskset -c 0``): one ``livegate serve`` process on
 the SQLite engine (the embedded default, so the event outlives a restart), or with
 ``--workers W`` a supervisor and W workers on the Redis engine (a redis-server of the
-benchmark's own, on the node's core too). The viewers run on the other core, in
+benchmark's own, on the node's core too, at niceness -10 so the workers do not starve
+it). The viewers run on the other core, in
 ``--crowds`` load processes (this script with ``--crowd``; a process holds at most
 ~19,000 sockets here), each from source addresses of its own (127.0.0.10 and up).
 
@@ -128,10 +129,15 @@ class Conn(asyncio.Protocol):
         self.t.write(self._request)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.joined.done():
-            self.joined.set_exception(ConnectionResetError("lost before joined"))
+        self._refuse(ConnectionResetError("lost before joined"))
         if not self.lost.done():
             self.lost.set_result(None)
+
+    def _refuse(self, error: Exception) -> None:
+        if not self.joined.done():
+            self.joined.set_exception(error)
+            # The viewer may have stopped waiting (its 30 s timeout): not worth a log line.
+            self.joined.exception()
 
     def data_received(self, data: bytes) -> None:
         buf = self._buf + data
@@ -143,8 +149,7 @@ class Conn(asyncio.Protocol):
             head, buf = buf[:end], buf[end + 4 :]
             assert self.t is not None
             if not head.startswith(b"HTTP/1.1 101"):
-                if not self.joined.done():
-                    self.joined.set_exception(Refused(head[9:12].decode(errors="replace")))
+                self._refuse(Refused(head[9:12].decode(errors="replace")))
                 self.t.abort()
                 return
             self._upgraded = True
@@ -506,7 +511,9 @@ async def run(args: argparse.Namespace, logdir: Path) -> Result:
     redis: subprocess.Popen[bytes] | None = None
     engine = f"sqlite://{logdir / 'storm.db'}"
     if args.workers > 1:
-        redis, engine = start_redis(args.server_cpu)
+        # On the node's core, ahead of the workers: the shared engine would have a core
+        # of its own in production, and starved it times out every join.
+        redis, engine = start_redis(args.server_cpu, niceness=-10)
     node = Node(args, logdir, engine)
     crowds = Crowds(args, node.port)
     try:

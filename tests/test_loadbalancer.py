@@ -54,6 +54,7 @@ async def _connections(http: aiohttp.ClientSession, node: LivegateProcess) -> fl
 
 
 async def test_sdk_fails_over_through_nginx_with_no_gap(http: aiohttp.ClientSession) -> None:
+    require_program("nginx", "nginx")  # before anything starts: a skip must leave nothing running
     redis = RedisServer()
     redis.start()
     prefix = f"lb{next(_prefixes)}"
