@@ -257,14 +257,14 @@ class WSClient(asyncio.Protocol):
             waiter.set_result(None)
 
 
-def handshake(port: int) -> tuple[bytes, bytes]:
+def handshake(port: int, path: str = "/ws") -> tuple[bytes, bytes]:
     """An upgrade request and the ``Sec-WebSocket-Accept`` value it must get back."""
     key = base64.b64encode(os.urandom(16))
     accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
     request = (
-        b"GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    ) % (HOST.encode(), port, key)
+    ) % (path.encode(), HOST.encode(), port, key)
     return request, accept
 
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -54,9 +53,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Final, cast
+from typing import Final
 
 import aiohttp
 import orjson
@@ -69,10 +68,13 @@ from bench.fanout import (
     API_KEY,
     EVENT_ID,
     HOST,
+    Counters,
+    WSClient,
     client_frame,
     connect_from,
     free_port,
     gateway_command,
+    handshake,
     make_payload,
     proc_cpu_seconds,
     proc_rss_kib,
@@ -138,85 +140,30 @@ PEERS: Final = {
 # -- the load side ---------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Counters:
-    """Shared by every viewer of the load process; the loop is single-threaded."""
+class Viewer(WSClient):
+    """One viewer of any peer: fanout's client (the handshake, the count of ``score``
+    frames), joining in the peer's dialect, and timing a sampled viewer's messages from
+    the ``sent`` field wherever it is in them (``42["score",{..."sent":...}]`` too).
 
-    score: int = 0
-    joined: int = 0
-    closed: int = 0
-    close_codes: dict[int, int] = field(default_factory=dict)
-    target: int = 0
-    waiter: asyncio.Future[None] | None = None
-    record_latency: bool = False
-    latencies_ns: list[int] = field(default_factory=list)
-
-    def expect(self, deliveries: int, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-        self.score = 0
-        self.target = deliveries
-        self.waiter = loop.create_future()
-        return self.waiter
-
-
-class Viewer(asyncio.Protocol):
-    """One viewer of any peer: the handshake, the join in the peer's dialect, then counting.
-
-    Only the first bytes of a frame are looked at, but for the sampled viewers, which
-    read the ``sent`` timestamp out of each score message for the latency figure.
+    An Engine.IO server speaks first (its open packet), so a socket.io viewer joins
+    once its namespace is connected, not right after the handshake.
     """
 
-    __slots__ = ("_buf", "_join", "_request", "_upgraded", "c", "ready", "sample", "sio", "t")
+    __slots__ = ("_sio_join", "sio")
 
     def __init__(
         self,
         counters: Counters,
         request: bytes,
+        accept: bytes,
         join: bytes,
         socketio: bool,
         sample: bool,
         ready: asyncio.Future[None],
     ) -> None:
-        self.c = counters
-        self._request = request
-        self._join = join
+        super().__init__(counters, request, accept, b"" if socketio else join, sample, ready)
         self.sio = socketio
-        self.sample = sample
-        self.ready = ready
-        self._buf = b""
-        self._upgraded = False
-        self.t: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.t = cast(asyncio.Transport, transport)
-        self.t.write(self._request)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.c.closed += 1
-        if not self.ready.done():
-            self.ready.set_exception(ConnectionError(f"closed before the handshake: {exc}"))
-
-    def data_received(self, data: bytes) -> None:
-        if self._upgraded:
-            self._frames(data)
-            return
-        buf = self._buf + data
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            self._buf = buf
-            return
-        head, rest = buf[:end], buf[end + 4 :]
-        self._buf = b""
-        assert self.t is not None
-        if not head.startswith(b"HTTP/1.1 101"):
-            self.ready.set_exception(ConnectionError(f"handshake refused: {head[:200]!r}"))
-            self.t.abort()
-            return
-        self._upgraded = True
-        if not self.sio:  # Engine.IO speaks first (its open packet); the others wait for us
-            self.t.write(self._join)
-        self.ready.set_result(None)
-        if rest:
-            self._frames(rest)
+        self._sio_join = join
 
     def _frames(self, data: bytes) -> None:
         now = time.perf_counter_ns()
@@ -256,7 +203,7 @@ class Viewer(asyncio.Protocol):
         elif packet.startswith(b"0{"):
             t.write(client_frame(0x1, b"40"))
         elif packet.startswith(b"40"):
-            t.write(self._join)
+            t.write(self._sio_join)
 
     def ping(self) -> None:
         if self.t is not None and not self.t.is_closing():
@@ -266,14 +213,6 @@ class Viewer(asyncio.Protocol):
 SCORE: Final = b'{"type":"score"'
 JOINED: Final = b'{"type":"joined"'
 PING: Final = client_frame(0x9, b"")
-
-
-def _request(port: int, path: str) -> bytes:
-    key = base64.b64encode(os.urandom(16))
-    return (
-        b"GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    ) % (path.encode(), HOST.encode(), port, key)
 
 
 def _join_frame(peer: Peer, viewer_id: str) -> bytes:
@@ -382,12 +321,12 @@ class Load:
 
         async def one(i: int) -> Viewer:
             ready: asyncio.Future[None] = loop.create_future()
-            request = _request(args.port, peer.ws_path)
+            request, accept = handshake(args.port, peer.ws_path)
             join = _join_frame(peer, f"{prefix}{i}")
             socketio = peer.dialect == "socketio"
 
             def factory() -> Viewer:
-                return Viewer(self.c, request, join, socketio, i in samples, ready)
+                return Viewer(self.c, request, accept, join, socketio, i in samples, ready)
 
             viewer = await connect_from(loop, factory, args.port, args.source)
             await asyncio.wait_for(ready, 60)
