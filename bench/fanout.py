@@ -237,15 +237,7 @@ class WSClient(asyncio.Protocol):
         for first, _second, start, end in spans:
             opcode = first & 0x0F
             if opcode == 1:
-                if buf.startswith(SCORE_PREFIX, start):
-                    c.score += 1
-                    if self.sample and c.record_latency:
-                        sent = orjson.loads(buf[start:end])["data"]["sent"]
-                        c.latencies_ns.append(now - sent)
-                elif buf.startswith(JOINED_PREFIX, start):
-                    c.joined += 1
-                else:
-                    c.other += 1
+                self._text(buf, start, end, now)
             elif opcode == 9 and self.t is not None:  # ping: answer with a pong
                 self.t.write(client_frame(0xA, buf[start:end]))
             elif opcode == 8:
@@ -255,6 +247,19 @@ class WSClient(asyncio.Protocol):
         waiter = c.waiter
         if c.score >= c.target and waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _text(self, buf: bytes, start: int, end: int, now: int) -> None:
+        """One text frame, ``buf[start:end]``, received at ``now`` (``perf_counter_ns``)."""
+        c = self.c
+        if buf.startswith(SCORE_PREFIX, start):
+            c.score += 1
+            if self.sample and c.record_latency:
+                sent = orjson.loads(buf[start:end])["data"]["sent"]
+                c.latencies_ns.append(now - sent)
+        elif buf.startswith(JOINED_PREFIX, start):
+            c.joined += 1
+        else:
+            c.other += 1
 
 
 def handshake(port: int, path: str = "/ws") -> tuple[bytes, bytes]:

@@ -83,7 +83,6 @@ from bench.fanout import (
     stop,
     wait_ready,
 )
-from bench.wsframes import split_frames
 
 HERE: Final = Path(__file__).resolve().parent
 ROOT: Final = HERE.parent.parent
@@ -165,36 +164,19 @@ class Viewer(WSClient):
         self.sio = socketio
         self._sio_join = join
 
-    def _frames(self, data: bytes) -> None:
-        now = time.perf_counter_ns()
-        buf = self._buf + data if self._buf else data
-        spans, pos = split_frames(buf)
+    def _text(self, buf: bytes, start: int, end: int, now: int) -> None:
         c = self.c
-        t = self.t
-        assert t is not None
         score, joined = (b'42["score"', b'42["joined"') if self.sio else (SCORE, JOINED)
-        for first, _second, start, end in spans:
-            opcode = first & 0x0F
-            if opcode == 1:
-                if buf.startswith(score, start):
-                    c.score += 1
-                    if self.sample and c.record_latency:
-                        found = SENT.search(buf, start, end)
-                        if found is not None:
-                            c.latencies_ns.append(now - int(found.group(1)))
-                elif buf.startswith(joined, start):
-                    c.joined += 1
-                elif self.sio:
-                    self._engine_io(buf[start:end], t)
-            elif opcode == 9:
-                t.write(client_frame(0xA, buf[start:end]))
-            elif opcode == 8:
-                code = int.from_bytes(buf[start : start + 2], "big") if end - start >= 2 else 1005
-                c.close_codes[code] = c.close_codes.get(code, 0) + 1
-        self._buf = buf[pos:] if pos < len(buf) else b""
-        waiter = c.waiter
-        if c.score >= c.target and waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if buf.startswith(score, start):
+            c.score += 1
+            if self.sample and c.record_latency:
+                found = SENT.search(buf, start, end)
+                if found is not None:
+                    c.latencies_ns.append(now - int(found.group(1)))
+        elif buf.startswith(joined, start):
+            c.joined += 1
+        elif self.sio and self.t is not None:
+            self._engine_io(buf[start:end], self.t)
 
     def _engine_io(self, packet: bytes, t: asyncio.Transport) -> None:
         """Engine.IO 4 / Socket.IO 5: open -> connect the namespace -> join; ping -> pong."""
@@ -490,9 +472,9 @@ def one_run(args: argparse.Namespace, kind: str, n: int, source: str, logdir: Pa
                 stderr=subprocess.STDOUT,
             )
         if peer.publish == "livegate":
-            wait_ready(server, port, log, "cricket")
+            wait_ready(server, port, log, "cricket", 60)
         else:
-            wait_listening(server, port, log, 30)
+            wait_listening(server, port, log, 60)
         load = [
             *("taskset", "-c", args.load_cpu, sys.executable, str(Path(__file__).resolve())),
             *("--load", f"--kind={kind}", f"--port={port}", f"--pid={server.pid}"),
@@ -531,6 +513,11 @@ def median_of(runs: Sequence[LoadResult], name: str) -> float:
     return statistics.median(float(getattr(r, name)) for r in runs)
 
 
+def _ratio(ours: float, theirs: float) -> str:
+    """``ours / theirs`` as ``0.12x``; a phase too short for one clock tick of CPU is n/a."""
+    return f"{ours / theirs:.2f}x" if ours and theirs else "n/a"
+
+
 def render(results: dict[tuple[int, str], list[LoadResult]], kinds: Sequence[str]) -> str:
     """The markdown table (medians over the runs) and the ratios against livegate."""
     lines = []
@@ -561,9 +548,9 @@ def render(results: dict[tuple[int, str], list[LoadResult]], kinds: Sequence[str
             theirs = results.get((n, kind))
             if kind == "livegate" or not theirs:
                 continue
-            burst = median_of(ours, "burst_cpu_us") / median_of(theirs, "burst_cpu_us")
-            paced = median_of(ours, "paced_cpu_us") / median_of(theirs, "paced_cpu_us")
-            lines.append(f"| {n:,} | {kind} | {burst:.2f}x | {paced:.2f}x |")
+            burst = _ratio(median_of(ours, "burst_cpu_us"), median_of(theirs, "burst_cpu_us"))
+            paced = _ratio(median_of(ours, "paced_cpu_us"), median_of(theirs, "paced_cpu_us"))
+            lines.append(f"| {n:,} | {kind} | {burst} | {paced} |")
     return "\n".join(lines)
 
 
