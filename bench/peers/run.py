@@ -55,7 +55,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 import orjson
@@ -68,8 +68,12 @@ from bench.fanout import (
     API_KEY,
     EVENT_ID,
     HOST,
+    JOINED_PREFIX,
+    SCORE_PREFIX,
     Counters,
     WSClient,
+    _joined_all,
+    _percentile,
     client_frame,
     connect_from,
     free_port,
@@ -166,7 +170,9 @@ class Viewer(WSClient):
 
     def _text(self, buf: bytes, start: int, end: int, now: int) -> None:
         c = self.c
-        score, joined = (b'42["score"', b'42["joined"') if self.sio else (SCORE, JOINED)
+        score, joined = (
+            (b'42["score"', b'42["joined"') if self.sio else (SCORE_PREFIX, JOINED_PREFIX)
+        )
         if buf.startswith(score, start):
             c.score += 1
             if self.sample and c.record_latency:
@@ -192,8 +198,6 @@ class Viewer(WSClient):
             self.t.write(PING)
 
 
-SCORE: Final = b'{"type":"score"'
-JOINED: Final = b'{"type":"joined"'
 PING: Final = client_frame(0x9, b"")
 
 
@@ -297,11 +301,11 @@ class Load:
         self.c = Counters()
         self.viewers: list[Viewer] = []
 
-    async def connect(self, n: int, prefix: str, samples: set[int]) -> list[Viewer]:
+    async def connect(self, n: int, prefix: str, samples: set[int]) -> None:
+        """Open ``n`` viewers, ``--batch`` at a time; each joins ``self.viewers`` once open."""
         args, peer, loop = self.args, self.peer, self.loop
-        viewers: list[Viewer] = []
 
-        async def one(i: int) -> Viewer:
+        async def one(i: int) -> None:
             ready: asyncio.Future[None] = loop.create_future()
             request, accept = handshake(args.port, peer.ws_path)
             join = _join_frame(peer, f"{prefix}{i}")
@@ -313,20 +317,9 @@ class Load:
             viewer = await connect_from(loop, factory, args.port, args.source)
             await asyncio.wait_for(ready, 60)
             self.viewers.append(viewer)  # pinged from now on, as an SDK pings from the open
-            return viewer
 
         for first in range(0, n, args.batch):
-            viewers += await asyncio.gather(
-                *(one(i) for i in range(first, min(n, first + args.batch)))
-            )
-        return viewers
-
-    async def joined(self, n: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while self.c.joined < n:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"only {self.c.joined} of {n} joins answered")
-            await asyncio.sleep(0.05)
+            await asyncio.gather(*(one(i) for i in range(first, min(n, first + args.batch))))
 
     async def phase(self, pub: Publisher, messages: int, rate: float | None) -> Phase:
         """Publish ``messages`` at ``rate`` a second (None: each once the last is acked)."""
@@ -361,8 +354,9 @@ class Load:
             await pub.open()
             # Warm-up: a few viewers join, get two messages and leave, so lazily built
             # server state is not charged to the N viewers.
-            self.viewers = await self.connect(20, "w", set())
-            await self.joined(20, 30)
+            self.viewers = []
+            await self.connect(20, "w", set())
+            await _joined_all(c, 20, 30)
             await self.phase(pub, 2, None)
             for viewer in self.viewers:
                 assert viewer.t is not None
@@ -377,7 +371,7 @@ class Load:
             pinger = asyncio.create_task(self.pinger())
             await self.connect(n, "u", samples)
             connect_s = time.perf_counter() - t0
-            await self.joined(n, 120)
+            await _joined_all(c, n, 120)
             await pub.open()
             probe = await self.phase(pub, 1, None)
             if probe.delivered < n:
@@ -419,12 +413,6 @@ class Load:
             close_codes={str(k): v for k, v in c.close_codes.items()},
             payload_bytes=len(make_payload(time.perf_counter_ns(), 0)),
         )
-
-
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))]
 
 
 def load_main(args: argparse.Namespace) -> None:
@@ -575,11 +563,7 @@ def plot(results: dict[tuple[int, str], list[LoadResult]], kinds: Sequence[str],
         ax.plot(xs, paced, "s--", color=color, alpha=0.6)
     ax.set(xscale="log", yscale="log", xlabel="viewers (N)", ylabel="server CPU µs per delivery")
     ax.set_title("Cost per delivered message, one core (solid: burst, dashed: paced)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(out / "peers-cpu.png", dpi=110)
-    plt.close(fig)
+    _save(fig, ax, out / "peers-cpu.png", grid="both")
 
     at = 5000 if any(n == 5000 for n in ns) else ns[len(ns) // 2]
     fig, ax = plt.subplots(figsize=(8, 4.8))
@@ -591,11 +575,7 @@ def plot(results: dict[tuple[int, str], list[LoadResult]], kinds: Sequence[str],
         ax.plot(cdf, [i / 2 for i in range(201)], label=kind)
     ax.set(xscale="log", xlabel="publish → receive (ms)", ylabel="percentile")
     ax.set_title(f"Latency at a paced rate, N = {at:,}")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(out / "peers-latency.png", dpi=110)
-    plt.close(fig)
+    _save(fig, ax, out / "peers-latency.png", grid="both")
 
     fig, ax = plt.subplots(figsize=(8, 4.8))
     width = 0.8 / max(1, len(present))
@@ -606,10 +586,20 @@ def plot(results: dict[tuple[int, str], list[LoadResult]], kinds: Sequence[str],
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(ns))], [f"{n:,}" for n in ns])
     ax.set(xlabel="viewers (N)", ylabel="server RSS KiB per idle viewer")
     ax.set_title("Memory per joined idle viewer")
-    ax.grid(True, axis="y", alpha=0.3)
+    _save(fig, ax, out / "peers-memory.png", grid="y")
+
+
+def _save(fig: Any, ax: Any, path: Path, grid: str) -> None:
+    """Grid (``both`` axes' ticks, or ``y`` only), the legend outside, the PNG, closed."""
+    import matplotlib.pyplot as plt
+
+    if grid == "y":
+        ax.grid(True, axis="y", alpha=0.3)
+    else:
+        ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    fig.savefig(out / "peers-memory.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
