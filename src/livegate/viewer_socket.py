@@ -75,7 +75,6 @@ class ViewerSocket(asyncio.Protocol):
     """
 
     __slots__ = (
-        "_busy",
         "_conn",
         "_gateway",
         "_lost",
@@ -95,7 +94,6 @@ class ViewerSocket(asyncio.Protocol):
         self._reader = FrameReader()
         self._queue: deque[tuple[int, bytes]] | None = None
         """Messages waiting behind one in progress; None when none is in progress."""
-        self._busy = False
         self._lost = False
         self._paused = False
         self._conn: Connection = gateway.connect(transport, self.close)
@@ -113,11 +111,13 @@ class ViewerSocket(asyncio.Protocol):
                 queue.append(message)
                 continue
             try:
-                self._handle(*message)
+                pending = self._handle(*message)
             except Exception:  # a bug of ours: this connection ends, the node goes on
                 self._failed()
                 return
-            queue = self._queue
+            if pending is not None:
+                queue = self._queue = deque()
+                _spawn(self._finish(pending, queue))
         if queue is not None and len(queue) > MAX_QUEUED and not self._paused:
             self._paused = True
             self._transport.pause_reading()
@@ -130,22 +130,22 @@ class ViewerSocket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
         self._release()
-        if not self._busy:
+        if self._queue is None:
             _spawn(self._gateway.disconnect(self._conn))
         # else: the message in progress calls disconnect when it is done
 
     # -- messages ----------------------------------------------------------------------
 
-    def _handle(self, opcode: int, payload: bytes) -> None:
-        """One message, now; a coroutine it needs runs in a task that holds the queue."""
+    def _handle(self, opcode: int, payload: bytes) -> Awaitable[None] | None:
+        """One message, as far as it goes now; what it leaves to await (a join) or None.
+
+        The caller must await what is returned before handling this connection's next
+        message (``_finish`` does, in a task).
+        """
         gateway, conn = self._gateway, self._conn
         if opcode == frames.TEXT:
-            pending = gateway.handle_text_now(conn, payload)
-            if pending is not None:
-                self._queue = deque()
-                self._busy = True
-                _spawn(self._finish(pending))
-        elif opcode == frames.PING:
+            return gateway.handle_text_now(conn, payload)
+        if opcode == frames.PING:
             if gateway.handle_control(conn):
                 self._write(frames.frame_pong(payload))
         elif opcode == frames.PONG:
@@ -154,36 +154,27 @@ class ViewerSocket(asyncio.Protocol):
             self._close_received(payload)
         else:
             gateway.handle_binary(conn)
+        return None
 
-    async def _finish(self, pending: Awaitable[None]) -> None:
+    async def _finish(self, first: Awaitable[None], queue: deque[tuple[int, bytes]]) -> None:
         """Await the message in progress, then the ones queued behind it, in order."""
-        queue = self._queue
-        assert queue is not None
+        pending: Awaitable[None] | None = first
         try:
-            await self._guarded(pending)
-            while queue and not self._lost:
-                opcode, payload = queue.popleft()
-                if opcode == frames.TEXT:
-                    more = self._gateway.handle_text_now(self._conn, payload)
-                    if more is not None:
-                        await self._guarded(more)
-                else:
-                    self._handle(opcode, payload)
+            while pending is not None:
+                await pending
+                pending = None
+                while pending is None and queue and not self._lost:
+                    pending = self._handle(*queue.popleft())
+        except Exception:  # a bug of ours: this connection ends, the node goes on
+            self._failed()
         finally:
             self._queue = None
-            self._busy = False
             if self._lost:
                 await self._gateway.disconnect(self._conn)
             elif self._paused:
                 self._paused = False
                 if not self._transport.is_closing():
                     self._transport.resume_reading()
-
-    async def _guarded(self, pending: Awaitable[None]) -> None:
-        try:
-            await pending
-        except Exception:  # a bug of ours: this connection ends, the node goes on
-            self._failed()
 
     def _failed(self) -> None:
         """Handling a message raised: log it, close this connection with 1011, read no more."""
