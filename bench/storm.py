@@ -93,6 +93,10 @@ class Refused(Exception):
     """The upgrade was answered with something other than 101 (the reason is its status)."""
 
 
+class ClosedBeforeJoined(Exception):
+    """The node closed the WebSocket before ``joined`` (the reason is the close code)."""
+
+
 @dataclass(slots=True)
 class Stats:
     """What a crowd saw since the orchestrator last asked (but the running totals)."""
@@ -165,6 +169,8 @@ class Conn(asyncio.Protocol):
             elif opcode == 9 and self.t is not None:
                 self.t.write(client_frame(0xA, buf[start:end]))
             elif opcode == 8 and self.t is not None:
+                code = int.from_bytes(buf[start : start + 2]) if end - start >= 2 else 1005
+                self._refuse(ClosedBeforeJoined(str(code)))
                 self.t.close()  # the server closed (1012 on a drain): our side is done
         self._buf = buf[pos:]
 
@@ -219,6 +225,9 @@ class Crowd:
                 conn = await self._connect(i)
             except Refused as exc:
                 stats.refuse(f"HTTP {exc}")
+                continue
+            except ClosedBeforeJoined as exc:
+                stats.refuse(f"closed {exc} before joined")
                 continue
             except ConnectionRefusedError:
                 stats.refuse("connection refused (no node listening)")
@@ -487,7 +496,9 @@ async def storm(
     last = max(crowds.joins)
     cpu = node.cpu_s() - cpu0
     per_second = Counter(int(t - t_listen) for t in crowds.joins)
-    by_new = sum(1 for r, t in crowds.refusals if r.startswith("HTTP") and t >= t_listen)
+    by_new = sum(
+        1 for r, t in crowds.refusals if r.startswith(("HTTP", "closed")) and t >= t_listen
+    )
     before = crowds.scores
     await publish(session, node.port, 0)
     deadline = time.monotonic() + 60

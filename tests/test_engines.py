@@ -20,6 +20,7 @@ import pytest
 from livegate.engines import (
     Engine,
     EngineOptions,
+    EngineUnavailable,
     EventEnded,
     EventsFull,
     SeqConflict,
@@ -297,7 +298,6 @@ async def test_sqlite_keeps_everything_across_a_reopen(tmp_path: Path) -> None:
 
 
 async def test_sqlite_file_has_one_node(tmp_path: Path) -> None:
-    from livegate.engines import EngineUnavailable
 
     url = f"sqlite://{tmp_path / 'one.db'}"
     first = open_engine(url, EngineOptions(node_id="a"))
@@ -326,6 +326,28 @@ async def test_redis_viewers_sum_over_nodes_and_expire(redis_server: Any) -> Non
     finally:
         await a.close()
         await b.close()
+
+
+async def test_redis_pool_busy_fails_the_call_but_is_not_an_outage(redis_server: Any) -> None:
+    """Every pooled connection in use: a call waits, fails, and Redis still counts as up
+    (it is this node that is busy: /healthz must not send its viewers elsewhere)."""
+    from livegate.engines import redis as redis_engine_module
+
+    engine = open_engine(redis_server.url, EngineOptions(node_id="a", prefix="pool"))
+    await engine.start(lambda *_: None, lambda *_: None)
+    pool = engine._pool  # type: ignore[attr-defined]
+    held = [await pool.get_connection() for _ in range(redis_engine_module.POOL_SIZE)]
+    try:
+        with pytest.raises(EngineUnavailable, match="No connection available"):
+            await engine.get_event("m1")
+        assert engine.available
+    finally:
+        for connection in held:
+            await pool.release(connection)
+    assert await engine.get_event("m1") is None
+    # Closing right after the pool frees up: the health check's wait for a connection
+    # is notified as close() cancels it (it used to swallow the cancel and hang).
+    await engine.close()
 
 
 @pytest.fixture
@@ -390,7 +412,6 @@ async def test_redis_gap_the_stream_no_longer_holds_is_a_reset(
 
 
 async def test_redis_password_in_the_url() -> None:
-    from livegate.engines import EngineUnavailable
     from tests.services import RedisServer
 
     server = RedisServer(appendonly=False, password="s3cret-pass")

@@ -37,6 +37,7 @@ class Connection:
         "closer",
         "event_id",
         "frame_bucket",
+        "joining",
         "max_buffer",
         "message_bucket",
         "on_gone",
@@ -75,6 +76,8 @@ class Connection:
         """The token the joined event was joined with (None: anonymous)."""
         self.event_id: str | None = None
         self.private_event = False
+        self.joining = False
+        """A join is waiting for the engine (the join timeout waits for it)."""
         self.bad_streak = 0
         self.closed = False
 

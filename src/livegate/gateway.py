@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import orjson
 
 from livegate import protocol
+from livegate.batcher import Batcher
 from livegate.config import Settings
 from livegate.connection import Closer, Connection
 from livegate.engines import (
@@ -39,6 +40,7 @@ from livegate.engines import (
     EngineUnavailable,
     EventEnded,
     EventInfo,
+    Resume,
     SeqConflict,
     UnknownEvent,
     open_engine,
@@ -166,6 +168,10 @@ class Gateway:
         self._subscribed: set[str] = set()
         self._subscription_locks = KeyedLock()
         """Subscribing to one event never waits for another's (no global lock on joins)."""
+        self._join_reads: Batcher[tuple[str, int | None], Resume] = Batcher(self._read_for_joins)
+        """Joins of one event asking for the same ``since`` share one engine read."""
+        self._join_counts: Batcher[str, dict[str, tuple[int, int]]] = Batcher(self._count_joins)
+        """Joins of one event share one viewer count report (a storm's joins come together)."""
         self._windows: dict[str, ReactionWindow] = {}
         self._partials: dict[str, ReactionWindow] = {}
         """Reactions other nodes reported per event, sent with this node's next window."""
@@ -489,18 +495,17 @@ class Gateway:
         # state, so nothing published while we read is lost (dropped by seq below).
         # A connection on another event stays on it until this join succeeds.
         self.hub.add_pending(event_id, conn)
+        conn.joining = True
         try:
             await self._ensure_subscribed(event_id)
-            resume = await self.engine.since(
-                event_id, message.since, self.settings.resume_max_messages
-            )
+            resume = await self._join_reads.call((event_id, message.since))
             private = resume.event.meta.get("private") is True
             if not event_allowed(viewer, event_id, private):
                 # Before the viewer count: a refused join must not count as a viewer.
                 await self._join_failed(conn, event_id)
                 self._forbidden(conn, event_id)
                 return
-            totals = await self.engine.report_viewers({event_id: self.hub.count(event_id) + 1})
+            totals = await self._join_counts.call(event_id)
         except UnknownEvent:
             await self._join_failed(conn, event_id)
             # Not bad input: a client waiting out a restart retries this join
@@ -513,6 +518,8 @@ class Gateway:
                 conn, CloseCode.TRY_AGAIN_LATER, "engine_unavailable", "engine unavailable"
             )
             return
+        finally:
+            conn.joining = False
         info = resume.event
         if conn.event_id is not None and not conn.closed:
             await self._leave(conn)  # the join succeeded: leave the previous event
@@ -701,6 +708,14 @@ class Gateway:
                 self.unjoined.touch(conn, now)
             self._forbidden(conn, event_id)
 
+    async def _read_for_joins(self, key: tuple[str, int | None], _joins: int) -> Resume:
+        event_id, since = key
+        return await self.engine.since(event_id, since, self.settings.resume_max_messages)
+
+    async def _count_joins(self, event_id: str, joins: int) -> dict[str, tuple[int, int]]:
+        """Report the event's viewers here counting ``joins`` joining ones (not live yet)."""
+        return await self.engine.report_viewers({event_id: self.hub.count(event_id) + joins})
+
     async def _join_failed(self, conn: Connection, event_id: str) -> None:
         """Undo a join that did not happen; the connection keeps the event it had."""
         self.hub.remove(event_id, conn)
@@ -718,6 +733,11 @@ class Gateway:
         await self._maybe_unsubscribe(event_id)
 
     async def _ensure_subscribed(self, event_id: str) -> None:
+        if event_id in self._subscribed:
+            # Safe without the lock: the caller is pending in the hub, so no
+            # unsubscribe can start (it checks for members under the lock), and one
+            # in progress removed the event from `_subscribed` before awaiting.
+            return
         async with self._subscription_locks.hold(event_id):
             if event_id not in self._subscribed:
                 await self.engine.subscribe(event_id)
@@ -798,6 +818,11 @@ class Gateway:
         # Pings keep a connection alive, but not one that never joins: it would
         # hold a connection slot for nothing.
         for conn in self.unjoined.expired(now, self.settings.join_timeout):
+            if conn.joining:
+                # It asked in time and the engine is slow to answer (a storm): not its
+                # fault. The engine's timeouts bound the join; time it again from now.
+                self.unjoined.touch(conn, now)
+                continue
             self.close_connection(
                 conn, CloseCode.JOIN_TIMEOUT, "join_timeout", "no event joined in time"
             )

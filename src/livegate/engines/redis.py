@@ -47,6 +47,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.asyncio.connection import Connection
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
@@ -313,6 +314,36 @@ class _PubSub(PubSub):
         self.on_reconnect()
 
 
+def _waited_for_pool(exc: BaseException) -> bool:
+    """Whether ``exc`` is a wait for a free pooled connection that timed out.
+
+    That is this node being busy (every connection in use), not Redis being gone:
+    the call fails, but /healthz must not send the node's viewers elsewhere for it.
+    """
+    return (
+        isinstance(exc, RedisConnectionError)
+        and isinstance(exc.__cause__, TimeoutError)
+        and "No connection available" in str(exc)
+    )
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait until every one has ended.
+
+    A task is cancelled again until it ends: on Python 3.11 a cancel that arrives as
+    a pool's ``asyncio.Condition`` is notified can be lost inside redis-py
+    (CPython gh-112202), the task carries on, and waiting for it never ended.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # read, so a failure at shutdown is not logged as unread
+
+
 # -- the engine ------------------------------------------------------------------------
 
 
@@ -380,7 +411,8 @@ class RedisEngine:
         except (RedisError, OSError, TimeoutError) as exc:
             if isinstance(exc, NoScriptError):
                 raise
-            self._available = False
+            if not _waited_for_pool(exc):
+                self._available = False
             raise EngineUnavailable(f"Redis: {exc}") from None
         return result
 
@@ -422,11 +454,7 @@ class RedisEngine:
         ]
 
     async def close(self) -> None:
-        for task in [*self._tasks, *self._fills]:
-            task.cancel()
-        for task in [*self._tasks, *self._fills]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await _cancel_all([*self._tasks, *self._fills])
         if self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -439,7 +467,9 @@ class RedisEngine:
             await asyncio.sleep(HEALTH_INTERVAL)
             try:
                 await self._client.ping()
-            except (RedisError, OSError):
+            except (RedisError, OSError) as exc:
+                if _waited_for_pool(exc):
+                    continue  # busy, not gone: the commands in use tell soon enough
                 if self._available:
                     log.warning("Redis at %s is unreachable", _safe(self.url))
                 self._available = False
