@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from livegate import workers
 from tests.conftest import Api, LivegateProcess, free_port, join_ws, recv_type
 
 
@@ -124,3 +127,53 @@ def test_a_stopped_supervisor_leaves_no_worker(redis_server: Any, sig: int) -> N
     assert len(pids) == 3
     assert server.stop(sig) == 0
     assert all(gone(pid) for pid in pids)
+
+
+def start_workers(redis_server: Any, prefix: str, *args: str) -> tuple[LivegateProcess, list[int]]:
+    server = LivegateProcess(
+        "--workers", "2", "--engine", redis_server.url, "--engine-prefix", prefix, *args
+    )
+    server.start()
+    deadline = time.monotonic() + 10
+    while len(workers_of(server)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pids = workers_of(server)
+    assert len(pids) == 2
+    return server, pids
+
+
+def wait_gone(pids: list[int], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not all(gone(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_workers_stop_when_their_supervisor_is_killed(redis_server: Any) -> None:
+    server, pids = start_workers(redis_server, "w3", "--drain-window", "0.2")
+    # SIGKILL forwards nothing: the workers must notice by themselves, and drain.
+    assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert wait_gone(pids, 10), "orphaned workers kept running"
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+
+
+def test_a_worker_stuck_at_stop_is_killed_after_the_drain_window_and_grace(
+    redis_server: Any,
+) -> None:
+    server, pids = start_workers(redis_server, "w4", "--drain-window", "0.2")
+    stuck = pids[0]
+    os.kill(stuck, signal.SIGSTOP)  # it cannot act on the SIGTERM the supervisor forwards
+    started = time.monotonic()
+    try:
+        code = server.stop(signal.SIGTERM)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # killed, as it should be
+            os.kill(stuck, signal.SIGCONT)
+    waited = time.monotonic() - started
+    assert code == 1  # not a clean stop: one worker had to be killed
+    assert all(gone(pid) for pid in pids)
+    assert workers.STOP_GRACE <= waited < workers.STOP_GRACE + 5
+    assert b"did not stop; killed" in server.output

@@ -339,7 +339,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             if generated:  # every worker must take the same key
                 os.environ[_env_name("api-key")] = settings.api_key
-            sys.exit(run_supervisor(_without_workers(argv), settings.workers))
+            sys.exit(
+                run_supervisor(_without_workers(argv), settings.workers, settings.drain_window)
+            )
         from livegate.server import run
 
         while_serving = None

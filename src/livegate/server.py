@@ -42,7 +42,7 @@ from livegate.server_guards import ClientErrorFilter, GuardedSite, take_connecti
 from livegate.sports import get_sport
 from livegate.throttled_log import ThrottledLog
 from livegate.viewer_socket import CLOSE_HANDSHAKE_TIMEOUT, ViewerSocket, handshake_response
-from livegate.workers import WorkerInfo, gather_metrics, worker_info
+from livegate.workers import WorkerInfo, gather_metrics, stop_when_orphaned, worker_info
 
 __all__ = ["create_app", "run"]
 
@@ -960,16 +960,18 @@ async def run(
             log.error("SIGHUP: kept the old viewer token keys: %s", exc)
 
     loop.add_signal_handler(signal.SIGHUP, reload_files)
-    side_task: asyncio.Task[None] | None = None
+    side_tasks: list[asyncio.Task[None]] = []
+    if worker is not None:
+        side_tasks.append(asyncio.create_task(stop_when_orphaned(worker, stop.set)))
     if while_serving is not None:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-        side_task = asyncio.create_task(while_serving(f"http://{host}:{settings.port}"))
+        side_tasks.append(asyncio.create_task(while_serving(f"http://{host}:{settings.port}")))
     try:
         await stop.wait()
         announce("livegate: shutting down, draining viewers")
-        if side_task is not None:
-            side_task.cancel()
-            await asyncio.gather(side_task, return_exceptions=True)
+        for task in side_tasks:
+            task.cancel()
+        await asyncio.gather(*side_tasks, return_exceptions=True)
         gateway.draining = True
         await site.stop()
         await gateway.drain(settings.drain_window)

@@ -6,7 +6,9 @@ the kernel spreads new connections over them, and all share the Redis engine (th
 memory and SQLite engines belong to one process, so more than one worker is refused
 with them). The supervisor forwards SIGTERM, SIGINT and SIGHUP to every worker,
 restarts a worker that dies (after a second, so a crash loop does not spin), and exits
-once every worker has exited after a stop signal.
+once every worker has exited after a stop signal; a worker still running past the
+drain window and ``STOP_GRACE`` is killed (a stuck shutdown must not keep the port or
+outlive the supervisor). A worker whose supervisor is gone (SIGKILLed) stops itself.
 
 Metrics: ``GET /metrics`` on any worker answers for all of them. Each worker also
 serves its own metrics on a private ``127.0.0.1`` port, written to the supervisor's
@@ -35,11 +37,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 __all__ = [
+    "SUPERVISOR_ENV",
     "WORKER_DIR_ENV",
     "WORKER_INDEX_ENV",
     "WorkerInfo",
     "gather_metrics",
     "run_supervisor",
+    "stop_when_orphaned",
     "worker_info",
 ]
 
@@ -47,17 +51,22 @@ log = logging.getLogger(__name__)
 
 WORKER_INDEX_ENV = "LIVEGATE_WORKER_INDEX"
 WORKER_DIR_ENV = "LIVEGATE_WORKER_DIR"
+SUPERVISOR_ENV = "LIVEGATE_SUPERVISOR_PID"
 RESTART_DELAY = 1.0
 """Seconds before a worker that died is started again."""
 SCRAPE_TIMEOUT = 1.0
+STOP_GRACE = 5.0
+"""Seconds past its drain window a worker may take to stop before it is killed."""
 
 
 class WorkerInfo:
-    """What a worker process knows of its place: its index and the run directory."""
+    """What a worker process knows of its place: its index, the run directory and
+    the supervisor's pid."""
 
-    def __init__(self, index: int, directory: Path) -> None:
+    def __init__(self, index: int, directory: Path, supervisor: int) -> None:
         self.index = index
         self.directory = directory
+        self.supervisor = supervisor
 
     def port_file(self, index: int | None = None) -> Path:
         return self.directory / f"worker-{self.index if index is None else index}.port"
@@ -76,23 +85,57 @@ class WorkerInfo:
 def worker_info() -> WorkerInfo | None:
     """This process's place among workers, or None when it is not a worker."""
     index, directory = os.environ.get(WORKER_INDEX_ENV), os.environ.get(WORKER_DIR_ENV)
-    if index is None or directory is None:
+    supervisor = os.environ.get(SUPERVISOR_ENV)
+    if index is None or directory is None or supervisor is None:
         return None
-    return WorkerInfo(int(index), Path(directory))
+    return WorkerInfo(int(index), Path(directory), int(supervisor))
+
+
+async def stop_when_orphaned(info: WorkerInfo, stop: Callable[[], None]) -> None:
+    """Call ``stop`` once the supervisor has exited (killed: it forwarded no signal).
+
+    Left running, an orphaned worker would keep the port and its viewers with no one
+    to restart or stop it; stopping drains them to the next node as SIGTERM would.
+    Waits on a pidfd (Linux 5.3+), which becomes readable when the process exits.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        pidfd: int | None = os.pidfd_open(info.supervisor)
+    except ProcessLookupError:
+        pidfd = None
+    if pidfd is not None:
+        try:
+            # Still our parent now, so the pidfd is the supervisor's (not a reused pid).
+            if os.getppid() == info.supervisor:
+                exited = asyncio.Event()
+                loop.add_reader(pidfd, exited.set)
+                try:
+                    await exited.wait()
+                finally:
+                    loop.remove_reader(pidfd)
+        finally:
+            os.close(pidfd)
+    log.error("worker %d: the supervisor (pid %d) is gone; stopping", info.index, info.supervisor)
+    stop()
 
 
 # -- the supervisor ----------------------------------------------------------------------
 
 
 def run_supervisor(
-    serve_args: Sequence[str], count: int, announce: Callable[[str], None] = print
+    serve_args: Sequence[str],
+    count: int,
+    drain_window: float,
+    announce: Callable[[str], None] = print,
 ) -> int:
     """Run ``count`` workers of ``livegate serve serve_args`` until a stop signal.
 
-    ``serve_args`` are the user's flags without ``--workers``. Returns the exit code:
-    0 after a clean stop.
+    ``serve_args`` are the user's flags without ``--workers``; ``drain_window`` is
+    theirs too (how long a worker's stop may take, ``STOP_GRACE`` more before it is
+    killed). Returns the exit code: 0 after a clean stop.
     """
-    stopping = False
+    stopping: float | None = None
+    """When the stop signal came (monotonic)."""
 
     def forward(signum: int, _frame: object) -> None:
         for proc in procs.values():
@@ -101,9 +144,11 @@ def run_supervisor(
 
     def stop(signum: int, frame: object) -> None:
         nonlocal stopping
-        stopping = True
+        if stopping is None:
+            stopping = time.monotonic()
         forward(signum, frame)
 
+    stop_timeout = drain_window + STOP_GRACE
     procs: dict[int, subprocess.Popen[bytes]] = {}
     with tempfile.TemporaryDirectory(prefix="livegate-workers-") as directory:
 
@@ -111,6 +156,7 @@ def run_supervisor(
             env = dict(os.environ)
             env.pop("LIVEGATE_WORKERS", None)
             env[WORKER_INDEX_ENV], env[WORKER_DIR_ENV] = str(index), directory
+            env[SUPERVISOR_ENV] = str(os.getpid())
             procs[index] = subprocess.Popen(
                 [sys.executable, "-m", "livegate", "serve", *serve_args], env=env
             )
@@ -128,7 +174,12 @@ def run_supervisor(
             for index, proc in list(procs.items()):
                 if proc.poll() is None:
                     alive += 1
-                elif not stopping:
+                    if stopping is not None and time.monotonic() > stopping + stop_timeout:
+                        log.error("worker %d (pid %d) did not stop; killed", index, proc.pid)
+                        proc.kill()
+                        proc.wait()
+                        alive -= 1
+                elif stopping is None:
                     # A worker died: its viewers reconnect to the others; start it again.
                     if index not in died:
                         died[index] = time.monotonic()
@@ -140,7 +191,7 @@ def run_supervisor(
                         del died[index]
                         start(index)
                         announce(f"livegate: worker {index} restarted (pid {procs[index].pid})")
-            if stopping and not alive:
+            if stopping is not None and not alive:
                 break
     codes = [proc.returncode for proc in procs.values()]
     return 0 if all(code in (0, -signal.SIGTERM, -signal.SIGINT) for code in codes) else 1
