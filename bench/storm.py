@@ -251,7 +251,11 @@ class Crowd:
             deadline = time.monotonic() + 120
             while self.stats.joined_now < end:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"only {self.stats.joined_now} of {end} joined")
+                    reasons = Counter(reason for reason, _ in self.stats.refusals)
+                    raise RuntimeError(
+                        f"only {self.stats.joined_now} of {end} joined; failed attempts: "
+                        f"{dict(reasons)}"
+                    )
                 await asyncio.sleep(0.01)
 
     async def pinger(self) -> None:

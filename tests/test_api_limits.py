@@ -187,6 +187,7 @@ def test_a_bad_setting_is_one_line_and_exit_2_before_anything_starts() -> None:
         ["--engine", "sqlite:///nonexistent-dir/x.db"],
         ["--engine", "redis://127.0.0.1:6379/x"],
         ["--node-id", "a b"],
+        ["--viewers-budget", "0"],
     ):
         result = _serve_briefly(*args, env={"LIVEGATE_API_KEY": API_KEY})
         assert result.returncode == 2, (args, result.stdout)

@@ -311,6 +311,38 @@ async def test_viewers_messages_come_at_most_about_once_a_second(
         await ws.close()
 
 
+async def test_a_large_audience_gets_its_count_less_often(
+    http: aiohttp.ClientSession, server_factory: Any
+) -> None:
+    """``--viewers-budget 4``: with 8 viewers, a count every max(1, 8/4) = 2 s at most,
+    however often it changes; and the last change still reaches everyone."""
+    server: LivegateProcess = server_factory("--viewers-budget", "4")
+    api = Api(http, server)
+    await api.create_event("big")
+    steady = [(await join_ws(http, server, "big", f"steady-{i}"))[0] for i in range(8)]
+    seconds = 5.0
+    started = time.monotonic()
+    watching = [asyncio.create_task(collect_viewers(ws, started + seconds)) for ws in steady]
+    churner = None
+    while time.monotonic() - started < seconds - 0.5:  # the count moves 8, 9, 8, 9...
+        if churner is None:
+            churner, _ = await join_ws(http, server, "big", "churner")
+        else:
+            await churner.close()
+            churner = None
+        await asyncio.sleep(0.3)
+    final = 8 if churner is None else 9
+    for ws, seen in zip(steady, await asyncio.gather(*watching), strict=True):
+        arrivals = [at for at, _ in seen]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+        assert 1 <= len(seen) <= 3 and min(gaps, default=2.0) >= 1.5, seen
+        if seen[-1][1] != final:  # the count settles: within the 2 s interval, all know it
+            await latest_viewers(ws, final, timeout=3)
+        await ws.close()
+    if churner is not None:
+        await churner.close()
+
+
 async def test_a_newcomer_with_a_stale_joined_count_gets_corrected(
     http: aiohttp.ClientSession, api: Api, shared_server: LivegateProcess
 ) -> None:

@@ -50,6 +50,11 @@ class Settings:
     node_id: str = ""
     """Names this node in ``/healthz``, logs and viewer counts; empty: hostname-pid."""
     viewers_interval: float = 1.0
+    viewers_budget: int = 5000
+    """``viewers`` messages a node sends per second per event, at most: an event with L
+    local viewers gets its count every ``viewers_interval * max(1, L / viewers_budget)``
+    seconds (when it changed), so a crowd of 100,000 does not spend the node's sends on
+    a number that moves by a fraction of a percent."""
     max_update_size: int = 64 * 1024
     max_comment_samples: int = 10
     message_rate: float = 20.0
@@ -156,6 +161,8 @@ class Settings:
             raise ValueError("heartbeat timeout must be longer than the interval")
         if self.history_size < 1:
             raise ValueError("history size must be at least 1")
+        if self.viewers_budget < 1:
+            raise ValueError("viewers-budget must be at least 1")
         if self.reaction_window <= 0:
             raise ValueError("reaction window must be positive")
         if self.reaction_rate <= 0 or self.reaction_burst < 1:

@@ -185,6 +185,9 @@ class Gateway:
         """Connections by the second their token expires; ``_expiry_heap`` orders them."""
         self._expiry_heap: list[int] = []
         self._viewers_sent: dict[str, int] = {}
+        """The count last sent to each event's viewers (a join drops it: sent again)."""
+        self._viewers_sent_at: dict[str, float] = {}
+        """When it was sent (monotonic), for ``viewers_budget``."""
         self._tasks: list[asyncio.Task[None]] = []
         self._resets: set[asyncio.Task[None]] = set()
         self._parsed = _ParsedCache(PARSED_CACHE_BYTES)
@@ -869,9 +872,10 @@ class Gateway:
 
     async def _send_viewer_counts(self) -> None:
         sent = self._viewers_sent
-        for event_id in list(sent):
+        for event_id in list(self._viewers_sent_at):
             if not self.hub.count(event_id):
-                del sent[event_id]
+                sent.pop(event_id, None)
+                del self._viewers_sent_at[event_id]
         counts = {event_id: self.hub.count(event_id) for event_id in self.hub.events()}
         if not counts:
             return
@@ -879,9 +883,19 @@ class Gateway:
             totals = await self.engine.report_viewers(counts)
         except EngineUnavailable:
             return  # reported again next tick; the counts expire elsewhere meanwhile
+        now = self.clock.monotonic()
+        interval, budget = self.settings.viewers_interval, self.settings.viewers_budget
         for event_id, (live, _peak) in totals.items():
-            if sent.get(event_id) != live and self.hub.count(event_id):
+            local = self.hub.count(event_id)
+            if sent.get(event_id) == live or not local:
+                continue
+            # Half a tick of slack: the ticks run on a grid, a little late at times.
+            due = self._viewers_sent_at.get(event_id, -math.inf) + interval * (
+                max(1.0, local / budget) - 0.5
+            )
+            if now >= due:
                 sent[event_id] = live
+                self._viewers_sent_at[event_id] = now
                 self._fan_out(event_id, protocol.encode_viewers(event_id, live), "viewers")
 
     def _on_written(self, messages: int, writes: int) -> None:
