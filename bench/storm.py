@@ -466,6 +466,34 @@ async def publish(session: aiohttp.ClientSession, port: int, i: int) -> None:
             raise RuntimeError(f"publish: {resp.status} {await resp.text()}")
 
 
+class Progress:
+    """A line every ``every`` seconds of a storm: who is joined, the failed attempts so
+    far, and how busy each core's processes were (node and load), to tell which limits."""
+
+    def __init__(self, node: Node, crowds: Crowds, every: float = 10.0) -> None:
+        self.node, self.crowds, self.every = node, crowds, every
+        self.last = time.monotonic()
+        self.cpu = self._cpu()
+
+    def _cpu(self) -> tuple[float, float]:
+        load = sum(sum(proc_cpu_seconds(proc.pid)) for proc in self.crowds.procs)
+        return self.node.cpu_s(), load
+
+    def maybe_print(self, t0: float) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        cpu = self._cpu()
+        busy = [(b - a) / (now - self.last) * 100 for a, b in zip(self.cpu, cpu, strict=True)]
+        self.last, self.cpu = now, cpu
+        reasons = Counter(reason for reason, _ in self.crowds.refusals)
+        print(
+            f"  {now - t0:6.1f} s: {self.crowds.joined_now:,} joined; node {busy[0]:.0f}% "
+            f"load {busy[1]:.0f}% of a core; failed so far {dict(reasons)}",
+            flush=True,
+        )
+
+
 async def storm(
     args: argparse.Namespace, node: Node, crowds: Crowds, session: aiohttp.ClientSession, mode: str
 ) -> dict[str, Any]:
@@ -492,11 +520,16 @@ async def storm(
     cpu0 = node.cpu_s()
     t_listen = await node.listening(120)
     deadline = time.monotonic() + 600
+    progress = Progress(node, crowds)
     while len(crowds.joins) < args.n or crowds.joined_now < args.n:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"only {crowds.joined_now} of {args.n} joined again")
+            reasons = dict(Counter(reason for reason, _ in crowds.refusals))
+            raise RuntimeError(
+                f"only {crowds.joined_now} of {args.n} joined again; failed attempts: {reasons}"
+            )
         await asyncio.sleep(0.2)
         await crowds.poll()
+        progress.maybe_print(t_signal)
     last = max(crowds.joins)
     cpu = node.cpu_s() - cpu0
     per_second = Counter(int(t - t_listen) for t in crowds.joins)

@@ -55,7 +55,7 @@ SUPERVISOR_ENV = "LIVEGATE_SUPERVISOR_PID"
 RESTART_DELAY = 1.0
 """Seconds before a worker that died is started again."""
 SCRAPE_TIMEOUT = 1.0
-STOP_GRACE = 5.0
+STOP_GRACE = 10.0
 """Seconds past its drain window a worker may take to stop before it is killed."""
 
 
