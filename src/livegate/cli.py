@@ -60,7 +60,7 @@ _SERVE_FLAGS = (
     _Flag("reaction-window", float, "seconds per reaction aggregate (0.5)"),
     _Flag("reaction-rate", float, "reactions per second per connection (5)"),
     _Flag("reaction-burst", int, "reaction burst per connection (10)"),
-    _Flag("viewers-budget", int, "viewer count messages per second per event, at most (5000)"),
+    _Flag("viewers-budget", int, "viewer count messages per second per event, at most (1000)"),
     _Flag("max-buffer", int, "bytes a viewer's send buffer may hold before 4009 (1048576)"),
     _Flag("drain-window", float, "seconds over which shutdown spreads the 1012 closes (2)"),
     _Flag("resume-max-messages", int, "most score messages a resume replays (100)"),

@@ -50,7 +50,7 @@ class Settings:
     node_id: str = ""
     """Names this node in ``/healthz``, logs and viewer counts; empty: hostname-pid."""
     viewers_interval: float = 1.0
-    viewers_budget: int = 5000
+    viewers_budget: int = 1000
     """``viewers`` messages a node sends per second per event, at most: an event with L
     local viewers gets its count every ``viewers_interval * max(1, L / viewers_budget)``
     seconds (when it changed), so a crowd of 100,000 does not spend the node's sends on
