@@ -43,6 +43,13 @@ class Recorder:
             async with self.changed:
                 self.changed.notify_all()
 
+    async def held_call(self, batcher: Batcher[str, str], callers: int) -> list[asyncio.Task[str]]:
+        """``callers`` callers of key ``e`` whose call has started and is held at the gate."""
+        self.gate.clear()
+        tasks = [asyncio.create_task(self.caller(batcher, "e")) for _ in range(callers)]
+        await self.until(calls=len(self.calls) + 1)
+        return tasks
+
     async def until(self, calls: int = 0, finished: int = 0) -> None:
         async with self.changed:
             await self.changed.wait_for(
@@ -66,9 +73,7 @@ async def test_callers_of_one_iteration_share_one_call() -> None:
 async def test_callers_during_a_call_share_the_next_one_which_starts_after_it() -> None:
     rec = Recorder()
     batcher: Batcher[str, str] = Batcher(rec.run)
-    rec.gate.clear()
-    first = [asyncio.create_task(rec.caller(batcher, "e")) for _ in range(3)]
-    await rec.until(calls=1)
+    first = await rec.held_call(batcher, 3)
     later = [asyncio.create_task(rec.caller(batcher, "e")) for _ in range(40)]
     for _ in range(20):  # however long the first call takes, the next waits for it
         await asyncio.sleep(0)
@@ -108,9 +113,7 @@ async def test_a_failure_reaches_every_member_and_the_next_batch_starts_afresh()
 async def test_a_cancelled_member_leaves_and_the_call_goes_on_for_the_rest() -> None:
     rec = Recorder()
     batcher: Batcher[str, str] = Batcher(rec.run)
-    rec.gate.clear()
-    tasks = [asyncio.create_task(rec.caller(batcher, "e")) for _ in range(3)]
-    await rec.until(calls=1)
+    tasks = await rec.held_call(batcher, 3)
     tasks[0].cancel()
     rec.gate.set()
     with pytest.raises(asyncio.CancelledError):
@@ -121,10 +124,8 @@ async def test_a_cancelled_member_leaves_and_the_call_goes_on_for_the_rest() -> 
     asyncio.get_running_loop().set_exception_handler(
         lambda _l, ctx: reported.append(ctx["message"])
     )
-    rec.gate.clear()
     rec.fail = LookupError("unread")
-    lonely = asyncio.create_task(rec.caller(batcher, "e"))
-    await rec.until(calls=2)
+    [lonely] = await rec.held_call(batcher, 1)
     lonely.cancel()
     rec.gate.set()
     with pytest.raises(asyncio.CancelledError):

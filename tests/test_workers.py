@@ -114,32 +114,27 @@ async def test_workers_share_the_port_the_engine_and_the_metrics(
     assert code == 0 and all(gone(pid) for pid in pids)
 
 
+def start_workers(
+    redis_server: Any, prefix: str, *args: str, count: int = 2
+) -> tuple[LivegateProcess, list[int]]:
+    """A supervisor of ``count`` workers on Redis, once every worker process exists."""
+    server = LivegateProcess(
+        "--workers", str(count), "--engine", redis_server.url, "--engine-prefix", prefix, *args
+    )
+    server.start()
+    deadline = time.monotonic() + 10
+    while len(workers_of(server)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pids = workers_of(server)
+    assert len(pids) == count
+    return server, pids
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM])
 def test_a_stopped_supervisor_leaves_no_worker(redis_server: Any, sig: int) -> None:
-    server = LivegateProcess(
-        "--workers", "3", "--engine", redis_server.url, "--engine-prefix", "w2"
-    )
-    server.start()
-    deadline = time.monotonic() + 10
-    while len(workers_of(server)) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pids = workers_of(server)
-    assert len(pids) == 3
+    server, pids = start_workers(redis_server, "w2", count=3)
     assert server.stop(sig) == 0
     assert all(gone(pid) for pid in pids)
-
-
-def start_workers(redis_server: Any, prefix: str, *args: str) -> tuple[LivegateProcess, list[int]]:
-    server = LivegateProcess(
-        "--workers", "2", "--engine", redis_server.url, "--engine-prefix", prefix, *args
-    )
-    server.start()
-    deadline = time.monotonic() + 10
-    while len(workers_of(server)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pids = workers_of(server)
-    assert len(pids) == 2
-    return server, pids
 
 
 def wait_gone(pids: list[int], timeout: float) -> bool:
