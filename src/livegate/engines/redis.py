@@ -331,8 +331,9 @@ async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
     """Cancel ``tasks`` and wait until every one has ended.
 
     A task is cancelled again until it ends: on Python 3.11 a cancel that arrives as
-    a pool's ``asyncio.Condition`` is notified can be lost inside redis-py
-    (CPython gh-112202), the task carries on, and waiting for it never ended.
+    redis-py's pool wait (an ``asyncio.Condition`` under a timeout) is notified can be
+    lost, the task carries on, and waiting for it once never ended
+    (``tests/test_engines.py`` closes an engine at that moment).
     """
     pending = {task for task in tasks if not task.done()}
     while pending:
