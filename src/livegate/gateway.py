@@ -54,6 +54,7 @@ from livegate.protocol import CloseCode, ErrorCode, ProtocolError
 from livegate.ratelimit import TokenBucket
 from livegate.reactions import ReactionWindow
 from livegate.sports import MAX_STATE, FieldError, Sport, fold_state, get_sport
+from livegate.tasks import cancel_and_wait
 from livegate.viewer_tokens import TokenRefused, TokenVerifier, ViewerClaims, event_allowed
 
 __all__ = ["Clock", "Conflict", "Gateway", "InvalidUpdate", "SystemClock", "TooManyMutes"]
@@ -266,11 +267,7 @@ class Gateway:
 
     async def close(self) -> None:
         self.hub.close()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         await self.engine.close()
 
     async def _every(

@@ -40,6 +40,7 @@ from livegate.origins import LOCALHOST_ORIGINS, OriginPolicy
 from livegate.ratelimit import KeyedBuckets
 from livegate.server_guards import ClientErrorFilter, GuardedSite, take_connection
 from livegate.sports import get_sport
+from livegate.tasks import cancel_and_wait
 from livegate.throttled_log import ThrottledLog
 from livegate.viewer_socket import CLOSE_HANDSHAKE_TIMEOUT, ViewerSocket, handshake_response
 from livegate.workers import WorkerInfo, gather_metrics, stop_when_orphaned, worker_info
@@ -969,9 +970,7 @@ async def run(
     try:
         await stop.wait()
         announce("livegate: shutting down, draining viewers")
-        for task in side_tasks:
-            task.cancel()
-        await asyncio.gather(*side_tasks, return_exceptions=True)
+        await cancel_and_wait(side_tasks)
         gateway.draining = True
         await site.stop()
         await gateway.drain(settings.drain_window)

@@ -66,6 +66,7 @@ from livegate.engines.base import (
     UnknownEvent,
     key_digest,
 )
+from livegate.tasks import cancel_and_wait
 
 __all__ = ["RedisEngine", "parse_redis_url"]
 
@@ -327,24 +328,6 @@ def _waited_for_pool(exc: BaseException) -> bool:
     )
 
 
-async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel ``tasks`` and wait until every one has ended.
-
-    A task is cancelled again until it ends: on Python 3.11 a cancel that arrives as
-    redis-py's pool wait (an ``asyncio.Condition`` under a timeout) is notified can be
-    lost, the task carries on, and waiting for it once never ended
-    (``tests/test_engines.py`` closes an engine at that moment).
-    """
-    pending = {task for task in tasks if not task.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=0.1)
-    for task in tasks:
-        if not task.cancelled():
-            task.exception()  # read, so a failure at shutdown is not logged as unread
-
-
 # -- the engine ------------------------------------------------------------------------
 
 
@@ -455,7 +438,7 @@ class RedisEngine:
         ]
 
     async def close(self) -> None:
-        await _cancel_all([*self._tasks, *self._fills])
+        await cancel_and_wait([*self._tasks, *self._fills])
         if self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
