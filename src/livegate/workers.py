@@ -134,8 +134,8 @@ def run_supervisor(
     theirs too (how long a worker's stop may take, ``STOP_GRACE`` more before it is
     killed). Returns the exit code: 0 after a clean stop.
     """
-    stopping: float | None = None
-    """When the stop signal came (monotonic)."""
+    kill_at: float | None = None
+    """Once a stop signal came: when a worker still running is killed (monotonic)."""
 
     def forward(signum: int, _frame: object) -> None:
         for proc in procs.values():
@@ -143,12 +143,11 @@ def run_supervisor(
                 proc.send_signal(signum)
 
     def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        if stopping is None:
-            stopping = time.monotonic()
+        nonlocal kill_at
+        if kill_at is None:
+            kill_at = time.monotonic() + drain_window + STOP_GRACE
         forward(signum, frame)
 
-    stop_timeout = drain_window + STOP_GRACE
     procs: dict[int, subprocess.Popen[bytes]] = {}
     with tempfile.TemporaryDirectory(prefix="livegate-workers-") as directory:
 
@@ -173,13 +172,13 @@ def run_supervisor(
             alive = 0
             for index, proc in list(procs.items()):
                 if proc.poll() is None:
-                    alive += 1
-                    if stopping is not None and time.monotonic() > stopping + stop_timeout:
+                    if kill_at is not None and time.monotonic() > kill_at:
                         log.error("worker %d (pid %d) did not stop; killed", index, proc.pid)
                         proc.kill()
                         proc.wait()
-                        alive -= 1
-                elif stopping is None:
+                    else:
+                        alive += 1
+                elif kill_at is None:
                     # A worker died: its viewers reconnect to the others; start it again.
                     if index not in died:
                         died[index] = time.monotonic()
@@ -191,7 +190,7 @@ def run_supervisor(
                         del died[index]
                         start(index)
                         announce(f"livegate: worker {index} restarted (pid {procs[index].pid})")
-            if stopping is not None and not alive:
+            if kill_at is not None and not alive:
                 break
     codes = [proc.returncode for proc in procs.values()]
     return 0 if all(code in (0, -signal.SIGTERM, -signal.SIGINT) for code in codes) else 1
