@@ -111,6 +111,11 @@ class Stats:
         self.refusals.append((reason, time.monotonic()))
 
 
+def by_reason(refusals: list[tuple[str, float]]) -> dict[str, int]:
+    """Failed attempts counted by reason."""
+    return dict(Counter(reason for reason, _ in refusals))
+
+
 class Conn(asyncio.Protocol):
     """One connection of a viewer: handshake, join, then count scores until it ends."""
 
@@ -251,10 +256,9 @@ class Crowd:
             deadline = time.monotonic() + 120
             while self.stats.joined_now < end:
                 if time.monotonic() > deadline:
-                    reasons = Counter(reason for reason, _ in self.stats.refusals)
                     raise RuntimeError(
                         f"only {self.stats.joined_now} of {end} joined; failed attempts: "
-                        f"{dict(reasons)}"
+                        f"{by_reason(self.stats.refusals)}"
                     )
                 await asyncio.sleep(0.01)
 
@@ -486,10 +490,9 @@ class Progress:
         cpu = self._cpu()
         busy = [(b - a) / (now - self.last) * 100 for a, b in zip(self.cpu, cpu, strict=True)]
         self.last, self.cpu = now, cpu
-        reasons = Counter(reason for reason, _ in self.crowds.refusals)
         print(
             f"  {now - t0:6.1f} s: {self.crowds.joined_now:,} joined; node {busy[0]:.0f}% "
-            f"load {busy[1]:.0f}% of a core; failed so far {dict(reasons)}",
+            f"load {busy[1]:.0f}% of a core; failed so far {by_reason(self.crowds.refusals)}",
             flush=True,
         )
 
@@ -523,9 +526,9 @@ async def storm(
     progress = Progress(node, crowds)
     while len(crowds.joins) < args.n or crowds.joined_now < args.n:
         if time.monotonic() > deadline:
-            reasons = dict(Counter(reason for reason, _ in crowds.refusals))
             raise RuntimeError(
-                f"only {crowds.joined_now} of {args.n} joined again; failed attempts: {reasons}"
+                f"only {crowds.joined_now} of {args.n} joined again; "
+                f"failed attempts: {by_reason(crowds.refusals)}"
             )
         await asyncio.sleep(0.2)
         await crowds.poll()
@@ -548,7 +551,7 @@ async def storm(
         "all_rejoined_s": last - t_signal,
         "joins_per_s": args.n / max(1e-9, last - t_listen),
         "best_second_joins": max(per_second.values(), default=0),
-        "refused": dict(Counter(reason for reason, _ in crowds.refusals)),
+        "refused": by_reason(crowds.refusals),
         "refused_by_new_node": by_new,
         "node_cpu_s": cpu,
         "delivered_after": crowds.scores - before,
