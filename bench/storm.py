@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -68,6 +67,7 @@ from bench.fanout import (
     connect_from,
     free_port,
     gateway_command,
+    handshake,
     make_payload,
     proc_cpu_seconds,
     proc_rss_kib,
@@ -196,18 +196,14 @@ class Crowd:
         self.conns: list[Conn | None] = [None] * count
         self.tasks: list[asyncio.Task[None]] = []
 
-    def _request(self) -> bytes:
-        key = base64.b64encode(os.urandom(16))
-        return (
-            b"GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ) % (HOST.encode(), self.port, key)
-
     async def _connect(self, i: int) -> Conn:
         join = client_frame(0x1, orjson.dumps({"id": f"v{self.first + i}", "eventId": EVENT_ID}))
         source = self.sources[i % len(self.sources)]
         conn = await connect_from(
-            self.loop, lambda: Conn(self._request(), join, self.stats, self.loop), self.port, source
+            self.loop,
+            lambda: Conn(handshake(self.port)[0], join, self.stats, self.loop),
+            self.port,
+            source,
         )
         try:
             await asyncio.wait_for(asyncio.shield(conn.joined), 30)
